@@ -1,0 +1,76 @@
+"""The SQL unit of work: one connection and one transaction per ``with`` block."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from promptcore.domain.errors import ServiceUnavailable
+from promptcore.ports import UnitOfWork
+
+from .repositories import (
+    SqlLoginFailureRepository,
+    SqlOutbox,
+    SqlPromptRepository,
+    SqlRefreshTokenRepository,
+    SqlStyleRepository,
+    SqlUserRepository,
+)
+
+
+def _is_outage(exc: BaseException) -> bool:
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+class SqlUnitOfWork(UnitOfWork):
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._conn: Connection | None = None
+        self._committed = False
+
+    def __enter__(self) -> "SqlUnitOfWork":
+        try:
+            conn = self._engine.connect()
+        except DBAPIError as exc:
+            if _is_outage(exc):
+                raise ServiceUnavailable() from exc
+            raise
+        self._conn = conn
+        self.users = SqlUserRepository(conn)
+        self.refresh_tokens = SqlRefreshTokenRepository(conn)
+        self.login_failures = SqlLoginFailureRepository(conn)
+        self.outbox = SqlOutbox(conn)
+        self.styles = SqlStyleRepository(conn)
+        self.prompts = SqlPromptRepository(conn)
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            if conn.in_transaction():
+                conn.rollback()
+        except DBAPIError:
+            pass
+        finally:
+            conn.close()
+        if exc is not None and isinstance(exc, DBAPIError) and _is_outage(exc):
+            raise ServiceUnavailable() from exc
+
+    def commit(self) -> None:
+        assert self._conn is not None, "commit outside a with block"
+        try:
+            self._conn.commit()
+        except DBAPIError as exc:
+            if _is_outage(exc):
+                raise ServiceUnavailable() from exc
+            raise
+
+    def rollback(self) -> None:
+        if self._conn is not None and self._conn.in_transaction():
+            self._conn.rollback()

@@ -1,0 +1,1 @@
+"""The driving side: configuration, DI container, Flask app, REST API, pages, CLI, worker."""

@@ -1,0 +1,158 @@
+"""The ``promptcore`` command line (SPEC §4)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from typing import Sequence
+
+from .config import ConfigError, load_dotenv_file, load_settings
+
+
+def _container():
+    from .container import build_container
+
+    load_dotenv_file()
+    return build_container(load_settings())
+
+
+def _read_password(prompt: str = "Password: ") -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass(prompt)
+        if getpass.getpass("Repeat: ") != first:
+            raise SystemExit("promptcore: the passwords do not match")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .server import serve
+
+    return serve(_container(), args.host, args.port, args.workers, args.threads)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from .worker import run_worker
+
+    container = _container()
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    run_worker(container, stop, args.poll)
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from adapters.migrations import current_revision, head_revision, upgrade
+
+    container = _container()
+    engine = container.engine()
+    if args.action == "upgrade":
+        upgrade(engine)
+        print(f"database at {current_revision(engine)}")
+    else:
+        current = current_revision(engine)
+        head = head_revision()
+        print(f"{current or '(empty)'}{' (head)' if current == head else f' (head is {head})'}")
+    return 0
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    container = _container()
+    accounts = container.accounts()
+    if args.action == "create-admin":
+        user = accounts.create_admin(args.email, _read_password())
+        print(f"admin {user.email} ready (id {user.id})")
+    else:
+        user = accounts.set_daily_limit(args.email, args.limit)
+        print(f"{user.email}: daily limit {user.daily_limit}")
+    return 0
+
+
+def cmd_improve(args: argparse.Namespace) -> int:
+    from promptcore.services.improvement import improve_once
+
+    container = _container()
+    result = improve_once(container.improver(), container.catalogue(), args.text, args.style, args.model,
+                          container.settings().max_prompt_chars)
+    if args.json:
+        print(json.dumps({"prompt": result.text, "model": result.model, "usage": result.usage,
+                          "cost": result.cost}, ensure_ascii=False, indent=2))
+    else:
+        print(result.text)
+    return 0
+
+
+def cmd_styles(args: argparse.Namespace) -> int:
+    container = _container()
+    for style in container.catalogue().list():
+        print(f"{style.slug:<12} {style.title_in(args.lang)} — {style.description_in(args.lang)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="promptcore", description="Turn rough prompts into better ones.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="serve the web UI and the API")
+    p.add_argument("--host", default=os.environ.get("PROMPTCORE_HOST", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("PROMPTCORE_PORT", "8000")))
+    p.add_argument("--workers", type=int, default=int(os.environ.get("PROMPTCORE_WORKERS", "2")))
+    p.add_argument("--threads", type=int, default=int(os.environ.get("PROMPTCORE_THREADS", "32")))
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("worker", help="deliver queued e-mail until stopped")
+    p.add_argument("--poll", type=float, default=2.0, help="seconds between idle polls")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("db", help="database migrations")
+    p.add_argument("action", choices=["upgrade", "current"])
+    p.set_defaults(func=cmd_db)
+
+    p = sub.add_parser("users", help="manage accounts")
+    usub = p.add_subparsers(dest="action", required=True)
+    a = usub.add_parser("create-admin", help="create or promote an administrator (password from stdin)")
+    a.add_argument("email")
+    a = usub.add_parser("set-limit", help="set a user's daily limit")
+    a.add_argument("email")
+    a.add_argument("limit", type=int)
+    p.set_defaults(func=cmd_users)
+
+    p = sub.add_parser("improve", help="improve one prompt with the configured improver")
+    p.add_argument("text")
+    p.add_argument("--style", default="general")
+    p.add_argument("--model", default=None)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_improve)
+
+    p = sub.add_parser("styles", help="list the styles")
+    p.add_argument("--lang", default="en", choices=["en", "ru"])
+    p.set_defaults(func=cmd_styles)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=os.environ.get("PROMPTCORE_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    from promptcore.domain.errors import PromptcoreError
+
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"promptcore: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except PromptcoreError as exc:
+        detail = getattr(exc, "errors", None)
+        print(f"promptcore: {exc.message}" + (f" {detail}" if detail else ""), file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

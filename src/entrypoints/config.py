@@ -1,0 +1,208 @@
+"""Settings from the environment (and a ``.env`` file), validated once at start-up (SPEC §3)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ENVS = ("development", "production", "test")
+
+
+class ConfigError(Exception):
+    """A bad setting; the message is one line naming the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    database_url: str = "sqlite:///var/promptcore.db"
+    secret_key: str = ""
+    base_url: str = "http://127.0.0.1:8000"
+    smtp_url: str | None = None
+    mail_from: str = "promptcore@localhost"
+    daily_limit: int = 3
+    quota_window: str = "rolling"
+    quota_timezone: str = "UTC"
+    max_prompt_chars: int = 8000
+    llm: str = "offline"
+    openrouter_api_key: str | None = field(default=None, repr=False)
+    openrouter_base_url: str = "https://openrouter.ai/api/v1"
+    llm_models: tuple[str, ...] = ("openai/gpt-4o-mini",)
+    llm_timeout: float = 60.0
+    ratelimit_storage_url: str = "memory://"
+    auth_rate_limit: str = "30/minute"
+    var_dir: str = "var"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_development(self) -> bool:
+        return self.env == "development"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def model_choices(self) -> tuple[str, ...]:
+        return ("offline",) if self.llm == "offline" else self.llm_models
+
+
+def load_dotenv_file(path: str = ".env") -> None:
+    """Read KEY=VALUE lines from ``.env``; real environment variables win."""
+    try:
+        from dotenv import dotenv_values
+    except ImportError:  # pragma: no cover
+        return
+    if os.path.exists(path):
+        for key, value in dotenv_values(path).items():
+            if value is not None:
+                os.environ.setdefault(key, value)
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _dev_secret(var_dir: str) -> str:
+    path = Path(var_dir) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    return value
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    name = env.get("PROMPTCORE_ENV", "development") or "development"
+    if name not in ENVS:
+        raise ConfigError(f"PROMPTCORE_ENV must be one of {', '.join(ENVS)}, got {name!r}")
+    var_dir = env.get("PROMPTCORE_VAR_DIR", "var") or "var"
+
+    database_url = env.get("PROMPTCORE_DATABASE_URL") or f"sqlite:///{var_dir}/promptcore.db"
+    if "://" not in database_url:
+        raise ConfigError("PROMPTCORE_DATABASE_URL must be an SQLAlchemy URL such as postgresql+psycopg://...")
+    if database_url.startswith(("postgres://", "postgresql://")):
+        database_url = "postgresql+psycopg://" + database_url.split("://", 1)[1]
+
+    secret = env.get("PROMPTCORE_SECRET_KEY") or ""
+    if name == "production":
+        if len(secret) < 32:
+            raise ConfigError("PROMPTCORE_SECRET_KEY is required in production and must be at least 32 characters")
+    elif not secret:
+        secret = _dev_secret(var_dir) if name == "development" else "test-secret-key-" + "x" * 32
+    elif len(secret) < 16:
+        raise ConfigError("PROMPTCORE_SECRET_KEY must be at least 16 characters")
+
+    base_url = (env.get("PROMPTCORE_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
+    if urlsplit(base_url).scheme not in ("http", "https") or not urlsplit(base_url).netloc:
+        raise ConfigError(f"PROMPTCORE_BASE_URL must be an http(s) URL, got {base_url!r}")
+
+    smtp_url = env.get("PROMPTCORE_SMTP_URL") or None
+    if smtp_url:
+        parts = urlsplit(smtp_url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ConfigError("PROMPTCORE_SMTP_URL must look like smtp://user:pass@host:port or smtps://host:port")
+        try:
+            parts.port
+        except ValueError:
+            raise ConfigError("PROMPTCORE_SMTP_URL has an invalid port") from None
+    elif name == "production":
+        raise ConfigError("PROMPTCORE_SMTP_URL is required in production")
+
+    mail_from = env.get("PROMPTCORE_MAIL_FROM") or "promptcore@localhost"
+    if "@" not in mail_from:
+        raise ConfigError(f"PROMPTCORE_MAIL_FROM must be an e-mail address, got {mail_from!r}")
+
+    window = env.get("PROMPTCORE_QUOTA_WINDOW") or "rolling"
+    if window not in ("rolling", "calendar"):
+        raise ConfigError(f"PROMPTCORE_QUOTA_WINDOW must be rolling or calendar, got {window!r}")
+    zone = env.get("PROMPTCORE_QUOTA_TIMEZONE") or "UTC"
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"PROMPTCORE_QUOTA_TIMEZONE must be an IANA time zone, got {zone!r}") from None
+
+    key = env.get("OPENROUTER_API_KEY") or None
+    llm = env.get("PROMPTCORE_LLM") or ""
+    if llm and llm not in ("openrouter", "offline"):
+        raise ConfigError(f"PROMPTCORE_LLM must be openrouter or offline, got {llm!r}")
+    if not llm:
+        if key:
+            llm = "openrouter"
+        elif name == "production":
+            raise ConfigError("OPENROUTER_API_KEY is not set: set it, or set PROMPTCORE_LLM=offline explicitly")
+        else:
+            llm = "offline"
+    if llm == "openrouter" and not key:
+        raise ConfigError("PROMPTCORE_LLM=openrouter needs OPENROUTER_API_KEY")
+
+    models = tuple(m.strip() for m in (env.get("PROMPTCORE_LLM_MODELS") or "openai/gpt-4o-mini").split(",") if m.strip())
+    if not models:
+        raise ConfigError("PROMPTCORE_LLM_MODELS must name at least one model")
+    timeout_raw = env.get("PROMPTCORE_LLM_TIMEOUT") or "60"
+    try:
+        timeout = float(timeout_raw)
+    except ValueError:
+        raise ConfigError(f"PROMPTCORE_LLM_TIMEOUT must be a number of seconds, got {timeout_raw!r}") from None
+    if not 1 <= timeout <= 600:
+        raise ConfigError("PROMPTCORE_LLM_TIMEOUT must be between 1 and 600 seconds")
+
+    openrouter_base = (env.get("OPENROUTER_BASE_URL") or "https://openrouter.ai/api/v1").rstrip("/")
+    if urlsplit(openrouter_base).scheme not in ("http", "https"):
+        raise ConfigError("OPENROUTER_BASE_URL must be an http(s) URL")
+
+    storage = env.get("PROMPTCORE_RATELIMIT_STORAGE_URL") or "memory://"
+    if "://" not in storage:
+        raise ConfigError("PROMPTCORE_RATELIMIT_STORAGE_URL must be a URL such as memory:// or redis://host:6379")
+
+    auth_limit = env.get("PROMPTCORE_AUTH_RATE_LIMIT") or "30/minute"
+    try:
+        from limits import parse_many
+
+        parse_many(auth_limit)
+    except ImportError:  # pragma: no cover
+        pass
+    except ValueError:
+        raise ConfigError(f"PROMPTCORE_AUTH_RATE_LIMIT must look like 30/minute, got {auth_limit!r}") from None
+
+    return Settings(
+        env=name,
+        database_url=database_url,
+        secret_key=secret,
+        base_url=base_url,
+        smtp_url=smtp_url,
+        mail_from=mail_from,
+        daily_limit=_int(env, "PROMPTCORE_DAILY_LIMIT", 3, 0, 100_000),
+        quota_window=window,
+        quota_timezone=zone,
+        max_prompt_chars=_int(env, "PROMPTCORE_MAX_PROMPT_CHARS", 8000, 1, 100_000),
+        llm=llm,
+        openrouter_api_key=key,
+        openrouter_base_url=openrouter_base,
+        llm_models=models,
+        llm_timeout=timeout,
+        ratelimit_storage_url=storage,
+        auth_rate_limit=auth_limit,
+        var_dir=var_dir,
+    )

@@ -1,0 +1,88 @@
+"""The dependency-injector container: one per deployable, built from Settings."""
+
+from __future__ import annotations
+
+from dependency_injector import containers, providers
+
+from adapters.clock import SystemClock
+from adapters.mail import JinjaMailTemplates, MailboxMailer, SmtpMailer
+from adapters.security import Argon2PasswordHasher, ItsdangerousTokenCodec, JwtAccessTokenCodec
+from adapters.sql.engine import build_engine
+from adapters.sql.uow import SqlUnitOfWork
+from promptcore.domain.quota import QuotaPolicy, QuotaWindow
+from promptcore.services.accounts import Accounts
+
+from .config import Settings
+
+
+def _openrouter(settings: Settings):
+    from adapters.openrouter import OpenRouterImprover
+
+    return OpenRouterImprover(
+        api_key=settings.openrouter_api_key or "",
+        base_url=settings.openrouter_base_url,
+        models=settings.llm_models,
+        referer=settings.base_url,
+        title="promptcore",
+        timeout=settings.llm_timeout,
+    )
+
+
+def _offline():
+    from adapters.offline import OfflineImprover
+
+    return OfflineImprover()
+
+
+def _quota_policy(settings: Settings) -> QuotaPolicy:
+    from datetime import timedelta
+
+    # The longest a call can take: the upstream deadline plus a margin for our own work.
+    ttl = timedelta(seconds=settings.llm_timeout * 2 + 60)
+    return QuotaPolicy(QuotaWindow(settings.quota_window), settings.quota_timezone, ttl)
+
+
+def _mailer_kind(settings: Settings) -> str:
+    return "smtp" if settings.smtp_url else "mailbox"
+
+
+class Container(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+
+    clock = providers.Singleton(SystemClock)
+    engine = providers.Singleton(build_engine, url=settings.provided.database_url)
+    uow = providers.Factory(SqlUnitOfWork, engine=engine)
+
+    hasher = providers.Singleton(Argon2PasswordHasher)
+    access_tokens = providers.Singleton(JwtAccessTokenCodec, secret=settings.provided.secret_key)
+    signed_tokens = providers.Singleton(ItsdangerousTokenCodec, secret=settings.provided.secret_key)
+    mail_templates = providers.Singleton(JinjaMailTemplates)
+    mailer = providers.Selector(
+        providers.Callable(_mailer_kind, settings),
+        smtp=providers.Singleton(SmtpMailer, url=settings.provided.smtp_url, sender=settings.provided.mail_from),
+        mailbox=providers.Singleton(MailboxMailer),
+    )
+    improver = providers.Selector(
+        settings.provided.llm,
+        openrouter=providers.Singleton(_openrouter, settings),
+        offline=providers.Singleton(_offline),
+    )
+    quota_policy = providers.Singleton(_quota_policy, settings)
+
+    accounts = providers.Singleton(
+        Accounts,
+        uow=uow.provider,
+        hasher=hasher,
+        access_tokens=access_tokens,
+        signed_tokens=signed_tokens,
+        mail=mail_templates,
+        clock=clock,
+        base_url=settings.provided.base_url,
+        default_daily_limit=settings.provided.daily_limit,
+        models=settings.provided.model_choices,
+    )
+
+
+def build_container(settings: Settings) -> Container:
+    container = Container(settings=settings)
+    return container

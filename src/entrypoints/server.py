@@ -1,0 +1,72 @@
+"""Serving with gunicorn. Threads (gthread) keep many slow upstream calls in flight per
+worker process while each waits on the network."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from gunicorn.app.base import BaseApplication
+
+from adapters.migrations import is_up_to_date, upgrade
+
+from .container import Container
+
+log = logging.getLogger("promptcore.server")
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, app_factory, options: dict) -> None:
+        self._factory = app_factory
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        return self._factory()
+
+
+def serve(container: Container, host: str, port: int, workers: int, threads: int) -> int:
+    settings = container.settings()
+    engine = container.engine()
+    if settings.is_production:
+        if not is_up_to_date(engine):
+            print("promptcore: database migrations are pending; run `promptcore db upgrade` first",
+                  file=sys.stderr)
+            return 2
+    else:
+        upgrade(engine)
+    engine.dispose()  # do not carry pooled connections into forked workers
+
+    def factory():
+        from .app import create_app
+
+        return create_app(container)
+
+    def when_ready(_server) -> None:
+        if settings.is_development:
+            from .worker import start_background_worker
+
+            start_background_worker(container)
+
+    def post_fork(_server, _worker) -> None:
+        container.engine().dispose(close=False)
+
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": max(1, workers),
+        "worker_class": "gthread",
+        "threads": max(1, threads),
+        # Above the upstream deadline, so a slow model call is never cut by the server.
+        "timeout": int(settings.llm_timeout * 2 + 30),
+        "graceful_timeout": int(settings.llm_timeout + 10),
+        "keepalive": 5,
+        "accesslog": None,
+        "when_ready": when_ready,
+        "post_fork": post_fork,
+    }
+    _Gunicorn(factory, options).run()
+    return 0

@@ -1,0 +1,38 @@
+"""The outbox worker: delivers queued e-mail until stopped (SPEC §9)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from promptcore.services.mail import deliver_outbox
+
+from .container import Container
+
+log = logging.getLogger("promptcore.worker")
+
+
+def run_worker(container: Container, stop: threading.Event, poll_seconds: float = 2.0) -> None:
+    uow, mailer, clock = container.uow, container.mailer(), container.clock()
+    log.info("outbox worker started")
+    while not stop.is_set():
+        try:
+            report = deliver_outbox(uow, mailer, clock)
+        except Exception:  # a database outage must not kill the worker
+            log.exception("outbox delivery round failed")
+            stop.wait(poll_seconds * 2)
+            continue
+        if report.sent or report.failed:
+            log.info("outbox: %d sent, %d failed", report.sent, report.failed)
+        if not report.sent:
+            stop.wait(poll_seconds)
+    log.info("outbox worker stopped")
+
+
+def start_background_worker(container: Container, poll_seconds: float = 1.0) -> threading.Event:
+    """Deliver the outbox from a daemon thread of this process (development serving)."""
+    stop = threading.Event()
+    thread = threading.Thread(target=run_worker, args=(container, stop, poll_seconds),
+                              name="outbox-worker", daemon=True)
+    thread.start()
+    return stop

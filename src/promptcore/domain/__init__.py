@@ -1,0 +1,1 @@
+"""The domain model: rules as plain Python, no I/O."""

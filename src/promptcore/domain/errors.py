@@ -1,0 +1,87 @@
+"""Core errors. Every failure a use case reports is one of these; the entrypoints map
+each class to a status code and a stable slug in one table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class PromptcoreError(Exception):
+    """Base of every error the core raises on purpose."""
+
+    default_message = "The request could not be completed."
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+
+class ValidationFailed(PromptcoreError):
+    default_message = "Some fields are invalid."
+
+    def __init__(self, errors: dict[str, list[str]], message: str | None = None) -> None:
+        self.errors = errors
+        super().__init__(message)
+
+    @classmethod
+    def on(cls, field: str, text: str) -> "ValidationFailed":
+        return cls({field: [text]}, text)
+
+
+class InvalidCredentials(PromptcoreError):
+    default_message = "Wrong e-mail or password."
+
+
+class LoginThrottled(PromptcoreError):
+    default_message = "Too many failed sign-in attempts. Try again later."
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = max(1, int(retry_after))
+        super().__init__()
+
+
+class InvalidToken(PromptcoreError):
+    default_message = "The link or token is invalid or has expired."
+
+
+class Unauthenticated(PromptcoreError):
+    default_message = "Sign in to continue."
+
+
+class Forbidden(PromptcoreError):
+    default_message = "You are not allowed to do that."
+
+
+class NotFound(PromptcoreError):
+    default_message = "Not found."
+
+
+class EmailNotConfirmed(PromptcoreError):
+    default_message = "Confirm your e-mail address before generating prompts."
+
+
+class QuotaExceeded(PromptcoreError):
+    default_message = "You have used all your improvements for today."
+
+    def __init__(self, quota: Any, retry_after: int) -> None:
+        self.quota = quota
+        self.retry_after = max(1, int(retry_after))
+        super().__init__()
+
+
+class PromptRejected(PromptcoreError):
+    default_message = "The model provider rejected this prompt."
+
+
+class LlmUnavailable(PromptcoreError):
+    default_message = "The language model is unavailable right now. Try again in a moment."
+
+
+class ServiceUnavailable(PromptcoreError):
+    default_message = "The service is temporarily unavailable. Try again in a moment."
+
+
+class DeliveryFailed(PromptcoreError):
+    """A mail could not be handed to the SMTP server (the outbox retries it)."""
+
+    default_message = "The mail server did not accept the message."

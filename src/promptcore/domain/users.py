@@ -1,0 +1,198 @@
+"""Accounts: e-mail and password rules, roles, settings, the user entity."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any
+
+from .errors import ValidationFailed
+
+PASSWORD_MIN = 8
+PASSWORD_MAX = 128
+EMAIL_MAX = 254
+NAME_MAX = 100
+
+# Lifetimes of everything a user is handed.
+ACCESS_TOKEN_TTL = timedelta(minutes=15)
+REFRESH_TOKEN_TTL = timedelta(days=30)
+CONFIRMATION_TOKEN_TTL = timedelta(hours=48)
+RESET_TOKEN_TTL = timedelta(hours=1)
+EMAIL_CHANGE_TOKEN_TTL = timedelta(hours=24)
+
+# Per-account sign-in throttling (SPEC §5).
+LOGIN_FAILURE_LIMIT = 10
+LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
+
+COMMON_PASSWORDS = frozenset(
+    """
+    12345678 123456789 1234567890 password password1 password123 qwerty123 qwertyuiop
+    11111111 00000000 iloveyou 1q2w3e4r 1q2w3e4r5t qwerty12 abc12345 abcd1234 sunshine
+    princess football baseball welcome1 letmein1 admin123 administrator passw0rd
+    p@ssw0rd trustno1 superman 87654321 12341234 88888888 12121212 qazwsxedc
+    zaq12wsx 1qaz2wsx monkey123 dragon123 master123 changeme changeme1 whatever
+    starwars computer internet samsung1 michael1 jennifer 123qwe123 q1w2e3r4
+    йцукенгш пароль123 qwertyui asdfghjk zxcvbnm1 asdf1234 password! welcome123
+    """.split()
+)
+
+_LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_EMAIL_RE = re.compile(rf"^{_LOCAL}@(?:{_LABEL}\.)+[A-Za-z]{{2,63}}$")
+
+
+class Role(str, Enum):
+    USER = "user"
+    ADMIN = "admin"
+
+
+LANGUAGES = ("en", "ru")
+THEMES = ("system", "light", "dark")
+
+
+def normalize_email(raw: str) -> str:
+    """Trim and lower-case: addresses are compared case-insensitively."""
+    return (raw or "").strip().lower()
+
+
+def validate_email(raw: str, field_name: str = "email") -> str:
+    """Return the normalised address or raise ValidationFailed."""
+    email = normalize_email(raw)
+    if not email:
+        raise ValidationFailed.on(field_name, "Enter an e-mail address.")
+    if len(email) > EMAIL_MAX or len(email.split("@", 1)[0]) > 64 or not _EMAIL_RE.match(email):
+        raise ValidationFailed.on(field_name, "Enter a valid e-mail address.")
+    return email
+
+
+def password_problem(password: str, email: str = "") -> str | None:
+    """Why a password is not acceptable, or None. Length is counted in characters."""
+    if not isinstance(password, str) or len(password) < PASSWORD_MIN:
+        return f"Use at least {PASSWORD_MIN} characters."
+    if len(password) > PASSWORD_MAX:
+        return f"Use at most {PASSWORD_MAX} characters."
+    lowered = password.strip().lower()
+    if email and lowered == normalize_email(email):
+        return "The password must not be your e-mail address."
+    if lowered in COMMON_PASSWORDS:
+        return "This password is too common; choose another."
+    return None
+
+
+def validate_password(password: str, email: str = "", field_name: str = "password") -> str:
+    problem = password_problem(password, email)
+    if problem:
+        raise ValidationFailed.on(field_name, problem)
+    return password
+
+
+def validate_name(name: str | None) -> str | None:
+    if name is None:
+        return None
+    name = " ".join(name.split())
+    if len(name) > NAME_MAX:
+        raise ValidationFailed.on("name", f"Use at most {NAME_MAX} characters.")
+    if any(ord(c) < 32 for c in name):
+        raise ValidationFailed.on("name", "The name contains control characters.")
+    return name or None
+
+
+@dataclass(frozen=True)
+class UserSettings:
+    language: str | None = None
+    theme: str = "system"
+    default_style: str | None = None
+    preferred_model: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "language": self.language,
+            "theme": self.theme,
+            "default_style": self.default_style,
+            "preferred_model": self.preferred_model,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> "UserSettings":
+        data = data or {}
+        return cls(
+            language=data.get("language"),
+            theme=data.get("theme") or "system",
+            default_style=data.get("default_style"),
+            preferred_model=data.get("preferred_model"),
+        )
+
+    def updated(
+        self,
+        changes: dict[str, Any],
+        styles: frozenset[str] | set[str],
+        models: tuple[str, ...] | list[str],
+    ) -> "UserSettings":
+        errors: dict[str, list[str]] = {}
+        known = {"language", "theme", "default_style", "preferred_model"}
+        for key in changes:
+            if key not in known:
+                errors.setdefault(key, []).append("Unknown setting.")
+        lang = changes.get("language", self.language)
+        if lang is not None and lang not in LANGUAGES:
+            errors.setdefault("language", []).append("Choose one of: " + ", ".join(LANGUAGES) + ".")
+        theme = changes.get("theme", self.theme) or "system"
+        if theme not in THEMES:
+            errors.setdefault("theme", []).append("Choose one of: " + ", ".join(THEMES) + ".")
+        style = changes.get("default_style", self.default_style)
+        if style is not None and style not in styles:
+            errors.setdefault("default_style", []).append("Unknown style.")
+        model = changes.get("preferred_model", self.preferred_model)
+        if model is not None and model not in models:
+            errors.setdefault("preferred_model", []).append("This model is not offered.")
+        if errors:
+            raise ValidationFailed({f"settings.{k}": v for k, v in errors.items()})
+        return UserSettings(language=lang, theme=theme, default_style=style, preferred_model=model)
+
+
+@dataclass
+class User:
+    email: str
+    password_hash: str
+    name: str | None = None
+    id: int | None = None
+    is_email_confirmed: bool = False
+    role: Role = Role.USER
+    is_active: bool = True
+    daily_limit: int = 3
+    settings: UserSettings = field(default_factory=UserSettings)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    def confirm_email(self) -> None:
+        self.is_email_confirmed = True
+
+    def with_changes(self, **changes: Any) -> "User":
+        return replace(self, **changes)
+
+
+def validate_daily_limit(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > 100_000:
+        raise ValidationFailed.on("daily_limit", "Use a whole number from 0 to 100000.")
+    return value
+
+
+def throttle_retry_after(failures: list[datetime], now: datetime) -> int | None:
+    """Seconds until sign-in is allowed again, or None when it is allowed now.
+
+    ``failures`` are the times of failed attempts for one account. Once LOGIN_FAILURE_LIMIT
+    of them fall inside the window, attempts are refused until the oldest of the most recent
+    LOGIN_FAILURE_LIMIT leaves it.
+    """
+    recent = sorted(t for t in failures if now - t < LOGIN_FAILURE_WINDOW)
+    if len(recent) < LOGIN_FAILURE_LIMIT:
+        return None
+    oldest_counted = recent[-LOGIN_FAILURE_LIMIT]
+    wait = (oldest_counted + LOGIN_FAILURE_WINDOW - now).total_seconds()
+    return max(1, int(wait + 0.999))

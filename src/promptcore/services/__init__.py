@@ -1,0 +1,1 @@
+"""Use cases: each takes its ports from the constructor and owns its transactions."""

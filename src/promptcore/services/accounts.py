@@ -1,0 +1,395 @@
+"""Account use cases: registration, confirmation, sign-in, tokens, profile, password."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable
+from urllib.parse import quote
+
+from ..domain import users as rules
+from ..domain.errors import (
+    Forbidden,
+    InvalidCredentials,
+    InvalidToken,
+    LoginThrottled,
+    NotFound,
+    Unauthenticated,
+    ValidationFailed,
+)
+from ..domain.users import Role, User, UserSettings
+from ..ports import (
+    AccessTokenCodec,
+    Clock,
+    DuplicateEmail,
+    MailTemplates,
+    PasswordHasher,
+    SignedTokenCodec,
+    UnitOfWork,
+)
+
+CONFIRM = "confirm-email"
+RESET = "reset-password"
+EMAIL_CHANGE = "change-email"
+
+
+class InvalidRefreshToken(Unauthenticated):
+    default_message = "The refresh token is invalid, expired or already used."
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    token_type: str = "Bearer"
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _password_fingerprint(password_hash: str) -> str:
+    """Changes whenever the password does, so a reset link works once."""
+    return _sha256(password_hash)[:20]
+
+
+class Accounts:
+    def __init__(
+        self,
+        uow: Callable[[], UnitOfWork],
+        hasher: PasswordHasher,
+        access_tokens: AccessTokenCodec,
+        signed_tokens: SignedTokenCodec,
+        mail: MailTemplates,
+        clock: Clock,
+        base_url: str,
+        default_daily_limit: int,
+        styles: Callable[[], frozenset[str]] = lambda: frozenset(),
+        models: tuple[str, ...] = (),
+    ) -> None:
+        self._uow = uow
+        self._hasher = hasher
+        self._access = access_tokens
+        self._signed = signed_tokens
+        self._mail = mail
+        self._clock = clock
+        self._base_url = base_url.rstrip("/")
+        self._default_limit = default_daily_limit
+        self._styles = styles
+        self._models = models
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _link(self, path: str, token: str) -> str:
+        return f"{self._base_url}{path}?token={quote(token)}"
+
+    def _queue(self, uow: UnitOfWork, kind: str, to: str, language: str | None, **context: Any) -> None:
+        message = self._mail.render(kind, language or "en", to, context)
+        uow.outbox.add(message, self._clock.now())
+
+    def _issue_pair(self, uow: UnitOfWork, user: User, family_id: str | None = None) -> TokenPair:
+        now = self._clock.now()
+        raw = secrets.token_urlsafe(32)
+        uow.refresh_tokens.add(
+            user.id, family_id or uuid.uuid4().hex, _sha256(raw), now + rules.REFRESH_TOKEN_TTL, now
+        )
+        access = self._access.issue(user.id, user.role.value, now)
+        return TokenPair(access, raw, int(rules.ACCESS_TOKEN_TTL.total_seconds()))
+
+    def _require_user(self, uow: UnitOfWork, user_id: int) -> User:
+        user = uow.users.get(user_id)
+        if user is None or not user.is_active:
+            raise Unauthenticated()
+        return user
+
+    # -- registration and confirmation ----------------------------------------------------
+
+    def register_user(self, email: str, password: str, name: str | None = None, language: str = "en") -> None:
+        """Create an account, or tell the owner of a taken address; the caller cannot tell which."""
+        email = rules.validate_email(email)
+        rules.validate_password(password, email)
+        name = rules.validate_name(name)
+        language = language if language in rules.LANGUAGES else "en"
+        password_hash = self._hasher.hash(password)  # always, so both paths take the same time
+        with self._uow() as uow:
+            existing = uow.users.get_by_email(email)
+            if existing is not None:
+                self._queue(uow, "already_registered", email, existing.settings.language or language,
+                            name=existing.name, login_url=f"{self._base_url}/login",
+                            reset_url=f"{self._base_url}/forgot-password")
+                uow.commit()
+                return
+            now = self._clock.now()
+            try:
+                user = uow.users.add(User(
+                    email=email, password_hash=password_hash, name=name, daily_limit=self._default_limit,
+                    settings=UserSettings(language=language), created_at=now, updated_at=now,
+                ))
+            except DuplicateEmail:
+                return  # a concurrent registration of the same address won
+            token = self._signed.dumps(CONFIRM, {"uid": user.id, "email": email})
+            self._queue(uow, "confirm_email", email, language, name=name,
+                        link=self._link("/confirm-email", token))
+            uow.commit()
+
+    def confirm_email(self, token: str) -> User:
+        data = self._signed.loads(CONFIRM, token, rules.CONFIRMATION_TOKEN_TTL)
+        with self._uow() as uow:
+            user = uow.users.get(_int(data.get("uid")))
+            if user is None or user.email != data.get("email"):
+                raise InvalidToken()
+            if not user.is_email_confirmed:
+                user.confirm_email()
+                user.updated_at = self._clock.now()
+                uow.users.update(user)
+                uow.commit()
+            return user
+
+    def resend_confirmation(self, email: str) -> None:
+        email = rules.validate_email(email)
+        with self._uow() as uow:
+            user = uow.users.get_by_email(email)
+            if user is None or user.is_email_confirmed or not user.is_active:
+                return
+            token = self._signed.dumps(CONFIRM, {"uid": user.id, "email": email})
+            self._queue(uow, "confirm_email", email, user.settings.language, name=user.name,
+                        link=self._link("/confirm-email", token))
+            uow.commit()
+
+    # -- sign-in and tokens ----------------------------------------------------------------
+
+    def authenticate(self, email: str, password: str) -> User:
+        """Check e-mail and password with per-account throttling; the user on success."""
+        email = rules.normalize_email(email)
+        key = _sha256(email)
+        now = self._clock.now()
+        with self._uow() as uow:
+            wait = rules.throttle_retry_after(
+                uow.login_failures.since(key, now - rules.LOGIN_FAILURE_WINDOW), now)
+            if wait is not None:
+                raise LoginThrottled(wait)
+            user = uow.users.get_by_email(email) if email else None
+        # Verify outside any transaction: hashing is slow and must not hold locks.
+        if user is None:
+            self._hasher.dummy_verify(password or "")
+            ok = False
+        else:
+            ok = self._hasher.verify(user.password_hash, password or "")
+        with self._uow() as uow:
+            if not ok:
+                uow.login_failures.record(key, self._clock.now())
+                uow.commit()
+                raise InvalidCredentials()
+            if not user.is_active:
+                raise Forbidden("This account has been deactivated.")
+            uow.login_failures.clear(key)
+            if self._hasher.needs_rehash(user.password_hash):
+                user.password_hash = self._hasher.hash(password)
+                uow.users.update(user)
+            uow.commit()
+        return user
+
+    def login(self, email: str, password: str) -> TokenPair:
+        user = self.authenticate(email, password)
+        with self._uow() as uow:
+            pair = self._issue_pair(uow, user)
+            uow.commit()
+            return pair
+
+    def refresh(self, raw_token: str) -> TokenPair:
+        now = self._clock.now()
+        if not raw_token or not isinstance(raw_token, str):
+            raise InvalidRefreshToken()
+        with self._uow() as uow:
+            row = uow.refresh_tokens.get_by_hash(_sha256(raw_token))
+            if row is None:
+                raise InvalidRefreshToken()
+            if row.used_at is not None or row.revoked_at is not None:
+                # A rotated token came back: whoever holds the family may be an attacker.
+                uow.refresh_tokens.revoke_family(row.family_id, now)
+                uow.commit()
+                raise InvalidRefreshToken()
+            if row.expires_at <= now:
+                raise InvalidRefreshToken()
+            user = uow.users.get(row.user_id)
+            if user is None or not user.is_active:
+                raise InvalidRefreshToken()
+            if not uow.refresh_tokens.mark_used(row.id, now):
+                uow.refresh_tokens.revoke_family(row.family_id, now)
+                uow.commit()
+                raise InvalidRefreshToken()
+            pair = self._issue_pair(uow, user, row.family_id)
+            uow.commit()
+            return pair
+
+    def logout(self, raw_token: str) -> None:
+        with self._uow() as uow:
+            row = uow.refresh_tokens.get_by_hash(_sha256(raw_token or ""))
+            if row is not None:
+                uow.refresh_tokens.revoke_family(row.family_id, self._clock.now())
+                uow.commit()
+
+    def user_from_access_token(self, token: str) -> User:
+        claims = self._access.verify(token)
+        with self._uow() as uow:
+            return self._require_user(uow, _int(claims.get("sub")))
+
+    # -- password reset --------------------------------------------------------------------
+
+    def forgot_password(self, email: str) -> None:
+        email = rules.validate_email(email)
+        with self._uow() as uow:
+            user = uow.users.get_by_email(email)
+            if user is None or not user.is_active:
+                return
+            token = self._signed.dumps(RESET, {"uid": user.id, "pw": _password_fingerprint(user.password_hash)})
+            self._queue(uow, "reset_password", email, user.settings.language, name=user.name,
+                        link=self._link("/reset-password", token))
+            uow.commit()
+
+    def reset_password(self, token: str, password: str) -> None:
+        data = self._signed.loads(RESET, token, rules.RESET_TOKEN_TTL)
+        with self._uow() as uow:
+            user = uow.users.get(_int(data.get("uid")))
+            if user is None or data.get("pw") != _password_fingerprint(user.password_hash):
+                raise InvalidToken()
+        rules.validate_password(password, user.email)
+        new_hash = self._hasher.hash(password)
+        with self._uow() as uow:
+            user = uow.users.lock(user.id)
+            if user is None or data.get("pw") != _password_fingerprint(user.password_hash):
+                raise InvalidToken()
+            now = self._clock.now()
+            user.password_hash = new_hash
+            user.updated_at = now
+            uow.users.update(user)
+            uow.refresh_tokens.revoke_user(user.id, now)
+            uow.login_failures.clear(_sha256(user.email))
+            self._queue(uow, "password_changed", user.email, user.settings.language, name=user.name)
+            uow.commit()
+
+    # -- profile ---------------------------------------------------------------------------
+
+    def get_profile(self, user_id: int) -> User:
+        with self._uow() as uow:
+            return self._require_user(uow, user_id)
+
+    def update_profile(self, user_id: int, name: Any = ..., settings: dict[str, Any] | None = None) -> User:
+        with self._uow() as uow:
+            user = self._require_user(uow, user_id)
+            if name is not ...:
+                user.name = rules.validate_name(name)
+            if settings:
+                user.settings = user.settings.updated(settings, self._styles(), self._models)
+            user.updated_at = self._clock.now()
+            uow.users.update(user)
+            uow.commit()
+            return user
+
+    def _check_password(self, user: User, password: str, field: str = "password") -> None:
+        if not self._hasher.verify(user.password_hash, password or ""):
+            raise ValidationFailed.on(field, "The password is not correct.")
+
+    def change_password(self, user_id: int, current_password: str, new_password: str) -> None:
+        user = self.get_profile(user_id)
+        self._check_password(user, current_password, "current_password")
+        rules.validate_password(new_password, user.email, "new_password")
+        new_hash = self._hasher.hash(new_password)
+        with self._uow() as uow:
+            user = self._require_user(uow, user_id)
+            now = self._clock.now()
+            user.password_hash = new_hash
+            user.updated_at = now
+            uow.users.update(user)
+            uow.refresh_tokens.revoke_user(user.id, now)
+            self._queue(uow, "password_changed", user.email, user.settings.language, name=user.name)
+            uow.commit()
+
+    def request_email_change(self, user_id: int, new_email: str, password: str) -> None:
+        user = self.get_profile(user_id)
+        self._check_password(user, password)
+        new_email = rules.validate_email(new_email, "new_email")
+        if new_email == user.email:
+            raise ValidationFailed.on("new_email", "This is already your address.")
+        with self._uow() as uow:
+            taken = uow.users.get_by_email(new_email)
+            if taken is not None:
+                self._queue(uow, "already_registered", new_email, taken.settings.language,
+                            name=taken.name, login_url=f"{self._base_url}/login",
+                            reset_url=f"{self._base_url}/forgot-password")
+            else:
+                token = self._signed.dumps(EMAIL_CHANGE, {"uid": user.id, "old": user.email, "new": new_email})
+                self._queue(uow, "change_email", new_email, user.settings.language, name=user.name,
+                            link=self._link("/confirm-email-change", token))
+            uow.commit()
+
+    def confirm_email_change(self, token: str) -> User:
+        data = self._signed.loads(EMAIL_CHANGE, token, rules.EMAIL_CHANGE_TOKEN_TTL)
+        with self._uow() as uow:
+            user = uow.users.lock(_int(data.get("uid")))
+            if user is None or user.email != data.get("old"):
+                raise InvalidToken()
+            old = user.email
+            user.email = str(data.get("new"))
+            user.is_email_confirmed = True
+            user.updated_at = self._clock.now()
+            try:
+                uow.users.update(user)
+            except DuplicateEmail:
+                raise InvalidToken("That address is now used by another account.") from None
+            self._queue(uow, "email_changed", old, user.settings.language, name=user.name, new_email=user.email)
+            uow.commit()
+            return user
+
+    def delete_account(self, user_id: int, password: str) -> None:
+        user = self.get_profile(user_id)
+        self._check_password(user, password)
+        with self._uow() as uow:
+            uow.users.delete(user_id)
+            uow.commit()
+
+    # -- operators -------------------------------------------------------------------------
+
+    def create_admin(self, email: str, password: str) -> User:
+        email = rules.validate_email(email)
+        rules.validate_password(password, email)
+        password_hash = self._hasher.hash(password)
+        now = self._clock.now()
+        with self._uow() as uow:
+            user = uow.users.get_by_email(email)
+            if user is None:
+                user = uow.users.add(User(
+                    email=email, password_hash=password_hash, role=Role.ADMIN, is_email_confirmed=True,
+                    daily_limit=self._default_limit, created_at=now, updated_at=now,
+                ))
+            else:
+                user.role = Role.ADMIN
+                user.is_email_confirmed = True
+                user.is_active = True
+                user.password_hash = password_hash
+                user.updated_at = now
+                uow.users.update(user)
+            uow.commit()
+            return user
+
+    def set_daily_limit(self, email: str, limit: int) -> User:
+        rules.validate_daily_limit(limit)
+        with self._uow() as uow:
+            user = uow.users.get_by_email(rules.normalize_email(email))
+            if user is None:
+                raise NotFound("No account has that e-mail address.")
+            user.daily_limit = limit
+            user.updated_at = self._clock.now()
+            uow.users.update(user)
+            uow.commit()
+            return user
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InvalidToken() from None

@@ -1,0 +1,46 @@
+"""Outbox delivery: hand queued mail to the mailer, with retries and backoff (SPEC §9)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Callable
+
+from ..domain.errors import DeliveryFailed
+from ..ports import Clock, Mailer, UnitOfWork
+
+LEASE = timedelta(minutes=5)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential backoff: 10 s, 20 s, 40 s ... capped at one hour."""
+    return timedelta(seconds=min(3600, 10 * 2 ** max(0, attempts - 1)))
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    sent: int
+    failed: int
+
+
+def deliver_outbox(uow: Callable[[], UnitOfWork], mailer: Mailer, clock: Clock, batch: int = 20) -> DeliveryReport:
+    """Deliver one batch. A message is leased in its own short transaction, so several
+    workers never take the same one, and marked sent only after the server accepted it."""
+    with uow() as tx:
+        items = tx.outbox.claim(clock.now(), LEASE, batch)
+        tx.commit()
+    sent = failed = 0
+    for item in items:
+        try:
+            mailer.send(item.message)
+        except DeliveryFailed as exc:
+            failed += 1
+            with uow() as tx:
+                tx.outbox.mark_failed(item.id, exc.message, clock.now() + retry_delay(item.attempts))
+                tx.commit()
+            continue
+        sent += 1
+        with uow() as tx:
+            tx.outbox.mark_sent(item.id, clock.now())
+            tx.commit()
+    return DeliveryReport(sent, failed)

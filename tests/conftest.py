@@ -1,0 +1,94 @@
+"""Shared fixtures: settings, apps on SQLite or a fresh PostgreSQL database, an SMTP server."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Iterator
+
+import pytest
+
+from entrypoints.config import Settings, load_settings
+
+# Cheap argon2 parameters keep the suite fast; the production parameters are measured separately.
+FAST_HASH = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
+
+
+def required(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0", "false", "no")
+
+
+def make_settings(tmp_path, **overrides: str) -> Settings:
+    env = {
+        "PROMPTCORE_ENV": "test",
+        "PROMPTCORE_VAR_DIR": str(tmp_path),
+        "PROMPTCORE_DATABASE_URL": f"sqlite:///{tmp_path}/test.db",
+        "PROMPTCORE_SECRET_KEY": "s" * 40,
+        "PROMPTCORE_BASE_URL": "http://promptcore.test",
+        "PROMPTCORE_AUTH_RATE_LIMIT": "10000/minute",
+        "PROMPTCORE_LLM": "offline",
+    }
+    env.update(overrides)
+    return load_settings(env)
+
+
+def build_test_app(settings: Settings, fast_hash: bool = True):
+    from adapters.migrations import upgrade
+    from adapters.security import Argon2PasswordHasher
+    from dependency_injector import providers
+
+    from entrypoints.app import create_app
+    from entrypoints.container import build_container
+
+    container = build_container(settings)
+    if fast_hash:
+        container.hasher.override(providers.Singleton(Argon2PasswordHasher, **FAST_HASH))
+    upgrade(container.engine())
+    app = create_app(container)
+    app.config["TESTING"] = True
+    return app, container
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str:
+    return os.environ.get("PROMPTCORE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover
+        pytest.fail("psycopg is not installed")
+    admin_dsn = postgres_server_url.replace("postgresql+psycopg://", "postgresql://")
+    name = f"promptcore_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        if required("PROMPTCORE_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL is required but unreachable: {exc}")
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    base, _, _ = postgres_server_url.rpartition("/")
+    yield f"{base}/{name}"
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request, tmp_path) -> str:
+    """Runs a test once on SQLite and once on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/test.db"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def smtp_server():
+    from tests.integration.smtp_server import SmtpSink
+
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()

@@ -1,0 +1,51 @@
+"""Start ``promptcore serve`` as a real multi-process server for a test."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+import requests
+
+from tests.integration.smtp_server import free_port
+
+
+@contextmanager
+def live_server(env: dict[str, str], workers: int = 3, threads: int = 8, cwd: str | None = None) -> Iterator[str]:
+    port = free_port()
+    full_env = {**os.environ, "PROMPTCORE_SECRET_KEY": "l" * 40, "PROMPTCORE_AUTH_RATE_LIMIT": "10000/minute",
+                **env}
+    exe = os.path.join(os.path.dirname(sys.executable), "promptcore")
+    log_path = os.path.join(cwd or ".", f"server-{port}.log")
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(
+        [exe, "serve", "--port", str(port), "--workers", str(workers), "--threads", str(threads)],
+        env=full_env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited: {open(log_path).read()[-2000:]}")
+            try:
+                if requests.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start: {open(log_path).read()[-2000:]}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
