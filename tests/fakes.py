@@ -55,6 +55,7 @@ class FakeStore:
     styles: dict[str, Style] = field(default_factory=dict)
     prompts: dict[int, PromptRecord] = field(default_factory=dict)
     deleted_prompts: dict[int, datetime] = field(default_factory=dict)
+    counters: dict[tuple[int, str, str], int] = field(default_factory=dict)
     ids: Any = field(default_factory=lambda: itertools.count(1))
 
 
@@ -212,11 +213,16 @@ class FakePromptRepository(PromptRepository):
     def finish(self, record: PromptRecord) -> None:
         self.s.prompts[record.id] = copy.deepcopy(record)
 
-    def counted_times(self, user_id: int, since: datetime, stale_before: datetime) -> list[datetime]:
-        return [r.created_at for r in self.s.prompts.values()
-                if r.user_id == user_id and r.created_at >= since and (
-                    r.status is RecordStatus.SUCCEEDED
-                    or (r.status is RecordStatus.PENDING and r.created_at >= stale_before))]
+    def counted_times(self, user_id: int, since: datetime, stale_before: datetime, limit: int) -> list[datetime]:
+        times = [r.created_at for r in self.s.prompts.values()
+                 if r.user_id == user_id and r.created_at >= since and (
+                     r.status is RecordStatus.SUCCEEDED
+                     or (r.status is RecordStatus.PENDING and r.created_at >= stale_before))]
+        return sorted(times, reverse=True)[:max(limit, 0)]
+
+    def count_success(self, user_id: int, at: datetime, style: str) -> None:
+        key = (user_id, at.date().isoformat(), style)
+        self.s.counters[key] = self.s.counters.get(key, 0) + 1
 
     def _visible(self, user_id: int) -> list[PromptRecord]:
         rows = [r for r in self.s.prompts.values() if r.user_id == user_id and r.id not in self.s.deleted_prompts
@@ -244,15 +250,15 @@ class FakePromptRepository(PromptRepository):
         return True
 
     def stats(self, user_id: int, since_day: datetime):
-        rows = [r for r in self.s.prompts.values() if r.user_id == user_id and r.status is RecordStatus.SUCCEEDED]
         by_style: dict[str, int] = {}
         by_day: dict[str, int] = {}
-        for r in rows:
-            by_style[r.style] = by_style.get(r.style, 0) + 1
-            if r.created_at >= since_day:
-                day = r.created_at.date().isoformat()
-                by_day[day] = by_day.get(day, 0) + 1
-        return len(rows), by_style, by_day
+        for (uid, day, style), n in self.s.counters.items():
+            if uid != user_id:
+                continue
+            by_style[style] = by_style.get(style, 0) + n
+            if day >= since_day.date().isoformat():
+                by_day[day] = by_day.get(day, 0) + n
+        return sum(by_style.values()), by_style, by_day
 
 
 class FakeUnitOfWork(UnitOfWork):
@@ -277,7 +283,8 @@ class FakeUnitOfWork(UnitOfWork):
         self._work = None
 
     def commit(self) -> None:
-        for name in ("users", "refresh", "failures", "outbox", "styles", "prompts", "deleted_prompts"):
+        for name in ("users", "refresh", "failures", "outbox", "styles", "prompts", "deleted_prompts",
+                     "counters"):
             setattr(self.store, name, copy.deepcopy(getattr(self._work, name)))
         self.commits += 1
 

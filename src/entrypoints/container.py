@@ -11,6 +11,8 @@ from adapters.sql.engine import build_engine
 from adapters.sql.uow import SqlUnitOfWork
 from promptcore.domain.quota import QuotaPolicy, QuotaWindow
 from promptcore.services.accounts import Accounts
+from promptcore.services.admin import Admin
+from promptcore.services.improvement import Prompts, StyleCatalogue
 
 from .config import Settings
 
@@ -69,6 +71,8 @@ class Container(containers.DeclarativeContainer):
     )
     quota_policy = providers.Singleton(_quota_policy, settings)
 
+    catalogue = providers.Singleton(StyleCatalogue, uow=uow.provider, clock=clock)
+
     accounts = providers.Singleton(
         Accounts,
         uow=uow.provider,
@@ -79,8 +83,20 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         base_url=settings.provided.base_url,
         default_daily_limit=settings.provided.daily_limit,
+        styles=catalogue.provided.slugs,
         models=settings.provided.model_choices,
     )
+    prompts = providers.Singleton(
+        Prompts,
+        uow=uow.provider,
+        improver=improver,
+        catalogue=catalogue,
+        clock=clock,
+        policy=quota_policy,
+        models=settings.provided.model_choices,
+        max_chars=settings.provided.max_prompt_chars,
+    )
+    admin = providers.Singleton(Admin, uow=uow.provider, clock=clock)
 
 
 def build_container(settings: Settings) -> Container:

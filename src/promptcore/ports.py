@@ -121,9 +121,14 @@ class PromptRepository(ABC):
     def finish(self, record: PromptRecord) -> None:
         """Store the outcome (status, text, model, usage, latency) of a pending record."""
     @abstractmethod
-    def counted_times(self, user_id: int, since: datetime, stale_before: datetime) -> list[datetime]:
-        """Creation times of the records that count against the quota: succeeded ones, and
-        pending ones created at or after ``stale_before``; deleted records included."""
+    def counted_times(self, user_id: int, since: datetime, stale_before: datetime, limit: int) -> list[datetime]:
+        """Creation times, newest first and at most ``limit``, of the records since ``since``
+        that count against the quota: succeeded ones, and pending ones created at or after
+        ``stale_before``; deleted records included. The ``limit`` newest are all the quota
+        arithmetic needs, so the cost does not grow with history."""
+    @abstractmethod
+    def count_success(self, user_id: int, at: datetime, style: str) -> None:
+        """Add one to the per-day, per-style usage counters behind the stats."""
     @abstractmethod
     def page(self, user_id: int, limit: int, cursor: tuple[datetime, int] | None,
              style: str | None, query: str | None) -> list[PromptRecord]: ...
@@ -133,7 +138,8 @@ class PromptRepository(ABC):
     def soft_delete(self, user_id: int, record_id: int, now: datetime) -> bool: ...
     @abstractmethod
     def stats(self, user_id: int, since_day: datetime) -> tuple[int, dict[str, int], dict[str, int]]:
-        """(total succeeded, counts by style, counts by UTC day since ``since_day``)."""
+        """(total generations, counts by style, counts by UTC day (ISO date) since ``since_day``),
+        from the usage counters; deleting history does not change them."""
 
 
 class UnitOfWork(ABC):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterator
 
-from sqlalchemy import Connection, Date, and_, cast, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from promptcore.domain.prompts import PromptRecord, RecordStatus, Style
@@ -269,13 +271,27 @@ class SqlPromptRepository(PromptRepository):
             status=record.status.value, generated_prompt=record.generated_prompt, model=record.model,
             latency_ms=record.latency_ms, usage=record.usage, error=record.error))
 
-    def counted_times(self, user_id: int, since: datetime, stale_before: datetime) -> list[datetime]:
+    def counted_times(self, user_id: int, since: datetime, stale_before: datetime, limit: int) -> list[datetime]:
+        if limit <= 0:
+            return []
         pr = t.prompt_requests
         counted = or_(pr.c.status == RecordStatus.SUCCEEDED.value,
                       and_(pr.c.status == RecordStatus.PENDING.value, pr.c.created_at >= stale_before))
         rows = self._c.execute(select(pr.c.created_at).where(
-            pr.c.user_id == user_id, pr.c.created_at >= since, counted))
+            pr.c.user_id == user_id, pr.c.created_at >= since, counted)
+            .order_by(pr.c.created_at.desc()).limit(limit))
         return [r.created_at for r in rows]
+
+    def count_success(self, user_id: int, at: datetime, style: str) -> None:
+        uc = t.usage_counters
+        values = {"user_id": user_id, "day": at.astimezone(timezone.utc).date(), "style": style, "count": 1}
+        if self._c.dialect.name == "postgresql":
+            stmt = pg_insert(uc).values(values)
+        else:
+            stmt = sqlite_insert(uc).values(values)
+        stmt = stmt.on_conflict_do_update(index_elements=["user_id", "day", "style"],
+                                          set_={"count": uc.c.count + 1})
+        self._c.execute(stmt)
 
     def page(self, user_id: int, limit: int, cursor: tuple[datetime, int] | None,
              style: str | None, query: str | None) -> list[PromptRecord]:
@@ -309,14 +325,10 @@ class SqlPromptRepository(PromptRepository):
         return result.rowcount == 1
 
     def stats(self, user_id: int, since_day: datetime) -> tuple[int, dict[str, int], dict[str, int]]:
-        pr = t.prompt_requests
-        ok = and_(pr.c.user_id == user_id, pr.c.status == RecordStatus.SUCCEEDED.value)
+        uc = t.usage_counters
         by_style = {r.style: int(r.n) for r in self._c.execute(
-            select(pr.c.style, func.count().label("n")).where(ok).group_by(pr.c.style))}
-        day = cast(pr.c.created_at, Date) if self._c.dialect.name != "sqlite" else func.date(pr.c.created_at)
-        by_day: dict[str, int] = {}
-        for r in self._c.execute(select(day.label("d"), func.count().label("n"))
-                                 .where(ok, pr.c.created_at >= since_day).group_by(day)):
-            key = r.d.isoformat() if isinstance(r.d, date) else str(r.d)
-            by_day[key] = int(r.n)
+            select(uc.c.style, func.sum(uc.c.count).label("n")).where(uc.c.user_id == user_id).group_by(uc.c.style))}
+        by_day = {(r.day.isoformat() if isinstance(r.day, date) else str(r.day)): int(r.n) for r in self._c.execute(
+            select(uc.c.day, func.sum(uc.c.count).label("n"))
+            .where(uc.c.user_id == user_id, uc.c.day >= since_day.date()).group_by(uc.c.day))}
         return sum(by_style.values()), by_style, by_day

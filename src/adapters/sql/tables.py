@@ -8,6 +8,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     Column,
     DateTime,
     ForeignKey,
@@ -140,4 +141,14 @@ prompt_requests = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("deleted_at", UtcDateTime),
     Index("ix_prompt_requests_user_created", "user_id", "created_at", "id"),
+    Index("ix_prompt_requests_user_style_created", "user_id", "style", "created_at", "id"),
+)
+
+usage_counters = Table(
+    "usage_counters",
+    metadata,
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("style", String(32), primary_key=True),
+    Column("count", Integer, nullable=False),
 )

@@ -6,6 +6,8 @@ from flask_smorest import Api
 
 
 def register_api(api: Api) -> None:
-    from . import accounts
+    from . import accounts, admin, prompts
 
     api.register_blueprint(accounts.blp)
+    api.register_blueprint(prompts.blp)
+    api.register_blueprint(admin.blp)

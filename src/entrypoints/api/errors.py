@@ -75,7 +75,7 @@ def core_error_response(error: core.PromptcoreError):
     body = error_body(status, slug, error.message, errors)
     quota = getattr(error, "quota", None)
     if quota is not None:
-        body["quota"] = quota.to_dict() if hasattr(quota, "to_dict") else quota
+        body["quota"] = {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in quota.to_dict().items()}
     response = jsonify(body)
     response.status_code = status
     retry_after = getattr(error, "retry_after", None)

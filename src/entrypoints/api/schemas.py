@@ -117,3 +117,95 @@ class ErrorOut(Schema):
     message = fields.String(required=True)
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
     quota = fields.Dict()
+
+
+class StyleOut(Schema):
+    slug = fields.String(required=True)
+    title = fields.String(required=True)
+    description = fields.String(required=True)
+
+
+class ModelOut(Schema):
+    id = fields.String(required=True, metadata={"example": "openai/gpt-4o-mini"})
+    default = fields.Boolean(required=True)
+
+
+class QuotaOut(Schema):
+    used = fields.Integer(required=True)
+    limit = fields.Integer(required=True)
+    remaining = fields.Integer(required=True)
+    resets_at = fields.DateTime(required=True, allow_none=True)
+    window = fields.String(required=True, metadata={"enum": ["rolling", "calendar"]})
+
+
+class PromptIn(StrictSchema):
+    prompt = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100_000),
+                           metadata={"example": "write a post about our new coffee machine"})
+    style = fields.String(required=True, validate=validate.Length(min=1, max=32), metadata={"example": "general"})
+    model = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    parent_id = fields.Integer(load_default=None, allow_none=True, strict=True,
+                               validate=validate.Range(min=1, max=2**62))
+    feedback = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
+
+
+class RecordOut(Schema):
+    id = fields.Integer(required=True)
+    original_prompt = fields.String(required=True)
+    style = fields.String(required=True)
+    model = fields.String(allow_none=True)
+    generated_prompt = fields.String(allow_none=True)
+    status = fields.String(required=True, metadata={"enum": ["pending", "succeeded", "failed"]})
+    parent_id = fields.Integer(allow_none=True)
+    feedback = fields.String(allow_none=True)
+    created_at = fields.DateTime(required=True)
+    latency_ms = fields.Integer(allow_none=True)
+    usage = fields.Dict(allow_none=True)
+    quota = fields.Nested(QuotaOut, allow_none=True)
+
+
+class HistoryQuery(StrictSchema):
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    cursor = fields.String(load_default=None, validate=validate.Length(max=200))
+    style = fields.String(load_default=None, validate=validate.Length(max=32))
+    q = fields.String(load_default=None, validate=validate.Length(max=200))
+
+
+class HistoryOut(Schema):
+    items = fields.List(fields.Nested(RecordOut), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class ExportQuery(StrictSchema):
+    format = fields.String(load_default="json", validate=validate.OneOf(["csv", "json"]))
+
+
+class DayCount(Schema):
+    date = fields.Date(required=True)
+    count = fields.Integer(required=True)
+
+
+class StatsOut(Schema):
+    quota = fields.Nested(QuotaOut, required=True)
+    total = fields.Integer(required=True)
+    by_style = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    by_day = fields.List(fields.Nested(DayCount), required=True)
+
+
+class AdminUsersQuery(StrictSchema):
+    q = fields.String(load_default=None, validate=validate.Length(max=200))
+    cursor = fields.String(load_default=None, validate=validate.Length(max=30))
+
+
+class AdminUserOut(ProfileOut):
+    is_active = fields.Boolean(required=True)
+
+
+class AdminUsersOut(Schema):
+    items = fields.List(fields.Nested(AdminUserOut), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class AdminUserPatchIn(StrictSchema):
+    daily_limit = fields.Integer(strict=True, validate=validate.Range(min=0, max=100_000))
+    role = fields.String(validate=validate.OneOf(["user", "admin"]))
+    is_active = fields.Boolean()

@@ -278,12 +278,13 @@ class Accounts:
             return self._require_user(uow, user_id)
 
     def update_profile(self, user_id: int, name: Any = ..., settings: dict[str, Any] | None = None) -> User:
+        styles = self._styles() if settings else frozenset()  # read before taking the write lock
         with self._uow() as uow:
             user = self._require_user(uow, user_id)
             if name is not ...:
                 user.name = rules.validate_name(name)
             if settings:
-                user.settings = user.settings.updated(settings, self._styles(), self._models)
+                user.settings = user.settings.updated(settings, styles, self._models)
             user.updated_at = self._clock.now()
             uow.users.update(user)
             uow.commit()

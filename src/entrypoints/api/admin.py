@@ -1,0 +1,50 @@
+"""Administration endpoints (admins only; everyone else gets 403)."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from promptcore.domain.users import User
+
+from ..deps import services
+from .accounts import profile_dict
+from .auth import BEARER, admin_required, current_user
+from .schemas import AdminUserOut, AdminUserPatchIn, AdminUsersOut, AdminUsersQuery, ErrorOut
+
+blp = Blueprint("admin", __name__, url_prefix="/api/v1/admin", description="Administration (admins only)")
+
+
+def admin_user_dict(user: User) -> dict:
+    return {**profile_dict(user), "is_active": user.is_active}
+
+
+@blp.route("/users")
+class Users(MethodView):
+    decorators = [admin_required]
+
+    @blp.doc(security=BEARER)
+    @blp.arguments(AdminUsersQuery, location="query")
+    @blp.response(200, AdminUsersOut)
+    @blp.alt_response(401, schema=ErrorOut)
+    @blp.alt_response(403, schema=ErrorOut)
+    def get(self, args):
+        """Users by id, optionally searched by e-mail or name, 50 a page."""
+        users, cursor = services().admin().list_users(args.get("q"), args.get("cursor"))
+        return {"items": [admin_user_dict(u) for u in users], "next_cursor": cursor}
+
+
+@blp.route("/users/<int:user_id>")
+class UserItem(MethodView):
+    decorators = [admin_required]
+
+    @blp.doc(security=BEARER)
+    @blp.arguments(AdminUserPatchIn)
+    @blp.response(200, AdminUserOut)
+    @blp.alt_response(401, schema=ErrorOut)
+    @blp.alt_response(403, schema=ErrorOut)
+    @blp.alt_response(404, schema=ErrorOut)
+    @blp.alt_response(422, schema=ErrorOut)
+    def patch(self, data, user_id):
+        """Change a user's daily limit, role or active flag."""
+        return admin_user_dict(services().admin().update_user(current_user(), user_id, data))

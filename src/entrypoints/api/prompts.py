@@ -1,0 +1,270 @@
+"""Styles, models, prompt improvement (plain and streamed), history, export and stats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime, timezone
+from typing import Any, Iterator
+
+from flask import Response, request, stream_with_context
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from promptcore.domain.errors import PromptcoreError
+from promptcore.domain.prompts import PromptRecord
+from promptcore.domain.quota import QuotaStatus
+from promptcore.services.improvement import Generated
+
+from ..deps import services
+from .auth import BEARER, current_user, login_required
+from .errors import error_body, lookup
+from .schemas import (
+    ErrorOut,
+    ExportQuery,
+    HistoryOut,
+    HistoryQuery,
+    ModelOut,
+    PromptIn,
+    RecordOut,
+    StatsOut,
+    StyleOut,
+)
+
+blp = Blueprint("prompts", __name__, url_prefix="/api/v1", description="Styles, prompt improvement, history, stats")
+
+
+def quota_dict(quota: QuotaStatus | None) -> dict[str, Any] | None:
+    return quota.to_dict() if quota is not None else None
+
+
+def record_dict(record: PromptRecord, quota: QuotaStatus | None = None) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "original_prompt": record.original_prompt,
+        "style": record.style,
+        "model": record.model,
+        "generated_prompt": record.generated_prompt,
+        "status": record.status.value,
+        "parent_id": record.parent_id,
+        "feedback": record.feedback,
+        "created_at": record.created_at,
+        "latency_ms": record.latency_ms,
+        "usage": record.usage,
+        "quota": quota_dict(quota),
+    }
+
+
+def _language() -> str:
+    return request.accept_languages.best_match(["en", "ru"]) or "en"
+
+
+@blp.route("/styles")
+class Styles(MethodView):
+    @blp.response(200, StyleOut(many=True))
+    def get(self):
+        """The styles, titled and described in the language of `Accept-Language` (en or ru)."""
+        lang = _language()
+        return [{"slug": s.slug, "title": s.title_in(lang), "description": s.description_in(lang)}
+                for s in services().catalogue().list()]
+
+
+@blp.route("/models")
+class Models(MethodView):
+    @blp.response(200, ModelOut(many=True))
+    def get(self):
+        """The models users may pick; the first is the default (`offline` without an OpenRouter key)."""
+        models = services().prompts().models
+        return [{"id": m, "default": i == 0} for i, m in enumerate(models)]
+
+
+def _sse(event: str, data: Any) -> str:
+    payload = json.dumps(data, ensure_ascii=False, default=_json_default)
+    return f"event: {event}\ndata: {payload}\n\n"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+def _stream_response(events: Iterator[str | Generated]) -> Response:
+    def body() -> Iterator[str]:
+        try:
+            for item in events:
+                if isinstance(item, Generated):
+                    yield _sse("done", RecordOut().dump(record_dict(item.record, item.quota)))
+                else:
+                    yield _sse("delta", {"text": item})
+        except PromptcoreError as exc:
+            status, slug = lookup(exc)
+            yield _sse("error", error_body(status, slug, exc.message))
+
+    response = Response(stream_with_context(body()), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Accel-Buffering"] = "no"
+    return response
+
+
+def _wants_stream() -> bool:
+    return request.accept_mimetypes.best_match(["application/json", "text/event-stream"]) == "text/event-stream" \
+        and "text/event-stream" in request.headers.get("Accept", "")
+
+
+class _Generate(MethodView):
+    decorators = [login_required]
+
+    @blp.doc(security=BEARER)
+    @blp.arguments(PromptIn)
+    @blp.response(201, RecordOut)
+    @blp.alt_response(401, schema=ErrorOut)
+    @blp.alt_response(403, schema=ErrorOut, description="email_not_confirmed")
+    @blp.alt_response(404, schema=ErrorOut, description="parent_id not found")
+    @blp.alt_response(422, schema=ErrorOut, description="validation_error or prompt_rejected")
+    @blp.alt_response(429, schema=ErrorOut, description="quota_exceeded, with Retry-After")
+    @blp.alt_response(503, schema=ErrorOut, description="llm_unavailable")
+    def post(self, data):
+        """Improve a prompt. With `Accept: text/event-stream` the answer streams: `delta` events with
+        `{"text"}`, then `done` (the record) or `error` (the error body). The quota unit is
+        reserved before the first byte and kept only on success."""
+        args = (current_user(), data.get("prompt"), data["style"], data.get("model"), data.get("parent_id"),
+                data.get("feedback"))
+        if _wants_stream():
+            return _stream_response(services().prompts().improve_stream(*args))
+        generated = services().prompts().improve(*args)
+        return record_dict(generated.record, generated.quota)
+
+
+@blp.route("/prompts")
+class PromptCreate(_Generate):
+    pass
+
+
+@blp.route("/generate-prompt")
+class GeneratePromptAlias(_Generate):
+    pass
+
+
+class _History(MethodView):
+    decorators = [login_required]
+
+    @blp.doc(security=BEARER)
+    @blp.arguments(HistoryQuery, location="query")
+    @blp.response(200, HistoryOut)
+    @blp.alt_response(401, schema=ErrorOut)
+    @blp.alt_response(422, schema=ErrorOut)
+    def get(self, args):
+        """History, newest first, with cursor pagination, a style filter and search (`q`) in the
+        original and improved text. Only successful generations are listed."""
+        records, cursor = services().prompts().history(current_user(), args["limit"], args.get("cursor"),
+                                                       args.get("style"), args.get("q"))
+        return {"items": [record_dict(r) for r in records], "next_cursor": cursor}
+
+
+@blp.route("/prompts")
+class PromptList(_History):
+    pass
+
+
+@blp.route("/history")
+class HistoryAlias(_History):
+    pass
+
+
+@blp.route("/prompts/export")
+class Export(MethodView):
+    decorators = [login_required]
+
+    @blp.doc(security=BEARER)
+    @blp.arguments(ExportQuery, location="query")
+    @blp.response(200, description="An attachment: CSV or JSON of every record in the history.")
+    @blp.alt_response(401, schema=ErrorOut)
+    def get(self, args):
+        """Export the whole history as CSV or JSON (an attachment)."""
+        user = current_user()
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d")
+        records = services().prompts().export(user)
+        if args["format"] == "csv":
+            body, mimetype, ext = _csv(records), "text/csv; charset=utf-8", "csv"
+        else:
+            body, mimetype, ext = _json_lines(records), "application/json", "json"
+        response = Response(stream_with_context(body), mimetype=mimetype)
+        response.headers["Content-Disposition"] = f'attachment; filename="promptcore-history-{stamp}.{ext}"'
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+EXPORT_FIELDS = ["id", "created_at", "style", "model", "original_prompt", "generated_prompt", "parent_id",
+                 "feedback", "latency_ms"]
+
+
+def _cell(value: Any) -> Any:
+    """Defuse spreadsheet formulas: a cell starting with = + - @ (or tab/CR) gets an apostrophe."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _csv(records: Iterator[PromptRecord]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write("\ufeff")
+    writer.writerow(EXPORT_FIELDS)
+    for record in records:
+        row = record_dict(record)
+        writer.writerow([_cell(row[f]) for f in EXPORT_FIELDS])
+        if buffer.tell() > 32_768:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _json_lines(records: Iterator[PromptRecord]) -> Iterator[str]:
+    yield "["
+    first = True
+    for record in records:
+        row = {k: v for k, v in record_dict(record).items() if k != "quota"}
+        yield ("" if first else ",") + json.dumps(row, ensure_ascii=False, default=_json_default)
+        first = False
+    yield "]"
+
+
+@blp.route("/prompts/<int:record_id>")
+class PromptItem(MethodView):
+    decorators = [login_required]
+
+    @blp.doc(security=BEARER)
+    @blp.response(200, RecordOut)
+    @blp.alt_response(401, schema=ErrorOut)
+    @blp.alt_response(404, schema=ErrorOut)
+    def get(self, record_id):
+        """One record of your history; anyone else's is 404."""
+        return record_dict(services().prompts().get(current_user(), record_id))
+
+    @blp.doc(security=BEARER)
+    @blp.response(204)
+    @blp.alt_response(401, schema=ErrorOut)
+    @blp.alt_response(404, schema=ErrorOut)
+    def delete(self, record_id):
+        """Remove a record from your history (the quota unit it used is not given back)."""
+        services().prompts().delete(current_user(), record_id)
+
+
+@blp.route("/stats")
+class StatsView(MethodView):
+    decorators = [login_required]
+
+    @blp.doc(security=BEARER)
+    @blp.response(200, StatsOut)
+    @blp.alt_response(401, schema=ErrorOut)
+    def get(self):
+        """Quota now, total generations, counts by style, counts by day for the last 30 days."""
+        stats = services().prompts().stats(current_user())
+        return {"quota": quota_dict(stats.quota), "total": stats.total, "by_style": stats.by_style,
+                "by_day": [{"date": date.fromisoformat(d), "count": n} for d, n in stats.by_day]}
+
