@@ -76,11 +76,16 @@ def cmd_users(args: argparse.Namespace) -> int:
 
 
 def cmd_improve(args: argparse.Namespace) -> int:
-    from promptcore.services.improvement import improve_once
+    import promptcore
 
     container = _container()
-    result = improve_once(container.improver(), container.catalogue(), args.text, args.style, args.model,
-                          container.settings().max_prompt_chars)
+    settings = container.settings()
+    model = args.model
+    if model is not None and model not in settings.model_choices:
+        print("promptcore: unknown model; choose one of: " + ", ".join(settings.model_choices), file=sys.stderr)
+        return 2
+    result = promptcore.improve(args.text, args.style, improver=container.improver(), model=model,
+                                max_chars=settings.max_prompt_chars)
     if args.json:
         print(json.dumps({"prompt": result.text, "model": result.model, "usage": result.usage,
                           "cost": result.cost}, ensure_ascii=False, indent=2))
@@ -90,8 +95,9 @@ def cmd_improve(args: argparse.Namespace) -> int:
 
 
 def cmd_styles(args: argparse.Namespace) -> int:
-    container = _container()
-    for style in container.catalogue().list():
+    from promptcore import STYLES
+
+    for style in STYLES:
         print(f"{style.slug:<12} {style.title_in(args.lang)} — {style.description_in(args.lang)}")
     return 0
 
@@ -149,8 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"promptcore: configuration error: {exc}", file=sys.stderr)
         return 2
     except PromptcoreError as exc:
-        detail = getattr(exc, "errors", None)
-        print(f"promptcore: {exc.message}" + (f" {detail}" if detail else ""), file=sys.stderr)
+        print(f"promptcore: {exc.message}", file=sys.stderr)
         return 1
 
 

@@ -18,9 +18,25 @@ from .domain.errors import (
 from .domain.prompts import Improvement, ImprovementRequest, Style, detect_language
 from .domain.quota import QuotaPolicy, QuotaStatus, QuotaWindow
 from .domain.users import Role, User
+from .domain.catalogue import STYLES
 from .ports import PromptImprover
 
+
+def improve(prompt: str, style: str = "general", *, improver: PromptImprover, model: str | None = None,
+            max_chars: int = 8000) -> Improvement:
+    """Improve one prompt with the improver of your choice and the built-in styles.
+
+    >>> from adapters.offline import OfflineImprover
+    >>> improve("write a haiku about tea", "creative", improver=OfflineImprover()).model
+    'offline'
+    """
+    from .services.improvement import StaticStyles, improve_once
+
+    return improve_once(improver, StaticStyles(STYLES), prompt, style, model, max_chars)
+
 __all__ = [
+    "STYLES",
+    "improve",
     "EmailNotConfirmed",
     "Improvement",
     "ImprovementRequest",
