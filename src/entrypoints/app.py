@@ -22,6 +22,10 @@ MAX_BODY_BYTES = 256 * 1024
 class PromptcoreApi(Api):
     """flask-smorest's Api with errors in the shape of SPEC §7."""
 
+    # The document's DEFAULT_ERROR and UNPROCESSABLE_ENTITY responses describe the body the error
+    # table really sends ({code, status, error, message, errors?}), not flask-smorest's own shape.
+    ERROR_SCHEMA = api_errors.ErrorOut
+
     def handle_http_exception(self, error: HTTPException):  # type: ignore[override]
         return api_errors.http_error_response(error)
 
@@ -80,6 +84,11 @@ def create_app(container: Container | None = None, settings: Settings | None = N
     from .web import register_web
 
     register_web(app)
+    from .observability import init_request_tracking, init_sentry, metrics_bp
+
+    init_request_tracking(app)
+    app.register_blueprint(metrics_bp)
+    init_sentry(settings.sentry_dsn, settings.env)
     _register_error_handlers(app)
     return app
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import logging
 import os
 import signal
 import sys
@@ -17,9 +16,12 @@ from .config import ConfigError, load_dotenv_file, load_settings
 
 def _container():
     from .container import build_container
+    from .observability import configure_logging
 
     load_dotenv_file()
-    return build_container(load_settings())
+    settings = load_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return build_container(settings)
 
 
 def _read_password(prompt: str = "Password: ") -> str:
@@ -144,8 +146,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=os.environ.get("PROMPTCORE_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     from promptcore.domain.errors import PromptcoreError
 

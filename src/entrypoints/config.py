@@ -21,9 +21,9 @@ class ConfigError(Exception):
 class Settings:
     env: str = "development"
     database_url: str = "sqlite:///var/promptcore.db"
-    secret_key: str = ""
+    secret_key: str = field(default="", repr=False)
     base_url: str = "http://127.0.0.1:8000"
-    smtp_url: str | None = None
+    smtp_url: str | None = field(default=None, repr=False)
     mail_from: str = "promptcore@localhost"
     daily_limit: int = 3
     quota_window: str = "rolling"
@@ -36,6 +36,9 @@ class Settings:
     llm_timeout: float = 60.0
     ratelimit_storage_url: str = "memory://"
     auth_rate_limit: str = "30/minute"
+    log_format: str = "text"
+    log_level: str = "INFO"
+    sentry_dsn: str | None = field(default=None, repr=False)
     var_dir: str = "var"
 
     @property
@@ -186,6 +189,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     except ValueError:
         raise ConfigError(f"PROMPTCORE_AUTH_RATE_LIMIT must look like 30/minute, got {auth_limit!r}") from None
 
+    log_format = env.get("PROMPTCORE_LOG_FORMAT") or ("json" if name == "production" else "text")
+    if log_format not in ("json", "text"):
+        raise ConfigError(f"PROMPTCORE_LOG_FORMAT must be json or text, got {log_format!r}")
+    log_level = (env.get("PROMPTCORE_LOG_LEVEL") or "INFO").upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"PROMPTCORE_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
+    sentry_dsn = env.get("SENTRY_DSN") or None
+    if sentry_dsn:
+        try:
+            import sentry_sdk  # noqa: F401
+        except ImportError:
+            raise ConfigError("SENTRY_DSN is set but sentry-sdk is not installed: pip install 'promptcore[sentry]'") from None
+
     return Settings(
         env=name,
         database_url=database_url,
@@ -204,5 +220,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         llm_timeout=timeout,
         ratelimit_storage_url=storage,
         auth_rate_limit=auth_limit,
+        log_format=log_format,
+        log_level=log_level,
+        sentry_dsn=sentry_dsn,
         var_dir=var_dir,
     )

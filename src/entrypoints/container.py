@@ -18,22 +18,31 @@ from .config import Settings
 
 
 def _openrouter(settings: Settings):
+    from adapters.metrics import InstrumentedImprover, count_retry
     from adapters.openrouter import OpenRouterImprover
 
-    return OpenRouterImprover(
+    return InstrumentedImprover(OpenRouterImprover(
         api_key=settings.openrouter_api_key or "",
         base_url=settings.openrouter_base_url,
         models=settings.llm_models,
         referer=settings.base_url,
         title="promptcore",
         timeout=settings.llm_timeout,
-    )
+        on_retry=count_retry,
+    ))
 
 
 def _offline():
+    from adapters.metrics import InstrumentedImprover
     from adapters.offline import OfflineImprover
 
-    return OfflineImprover()
+    return InstrumentedImprover(OfflineImprover())
+
+
+def _count_quota_rejection() -> None:
+    from adapters.metrics import QUOTA_REJECTIONS
+
+    QUOTA_REJECTIONS.inc()
 
 
 def _quota_policy(settings: Settings) -> QuotaPolicy:
@@ -95,6 +104,7 @@ class Container(containers.DeclarativeContainer):
         policy=quota_policy,
         models=settings.provided.model_choices,
         max_chars=settings.provided.max_prompt_chars,
+        on_quota_exceeded=_count_quota_rejection,
     )
     admin = providers.Singleton(Admin, uow=uow.provider, clock=clock)
 

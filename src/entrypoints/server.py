@@ -4,7 +4,9 @@ worker process while each waits on the network."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import tempfile
 
 from gunicorn.app.base import BaseApplication
 
@@ -29,7 +31,22 @@ class _Gunicorn(BaseApplication):
         return self._factory()
 
 
+def _metrics_dir() -> str:
+    """Shared files for Prometheus metrics across worker processes, set before any worker
+    imports prometheus-client."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path:
+        path = tempfile.mkdtemp(prefix="promptcore-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    os.makedirs(path, exist_ok=True)
+    for name in os.listdir(path):  # a previous run's files would be counted again
+        if name.endswith(".db"):
+            os.unlink(os.path.join(path, name))
+    return path
+
+
 def serve(container: Container, host: str, port: int, workers: int, threads: int) -> int:
+    _metrics_dir()
     settings = container.settings()
     engine = container.engine()
     if settings.is_production:
@@ -55,6 +72,11 @@ def serve(container: Container, host: str, port: int, workers: int, threads: int
     def post_fork(_server, _worker) -> None:
         container.engine().dispose(close=False)
 
+    def child_exit(_server, worker) -> None:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
     options = {
         "bind": f"{host}:{port}",
         "workers": max(1, workers),
@@ -67,6 +89,7 @@ def serve(container: Container, host: str, port: int, workers: int, threads: int
         "accesslog": None,
         "when_ready": when_ready,
         "post_fork": post_fork,
+        "child_exit": child_exit,
     }
     _Gunicorn(factory, options).run()
     return 0

@@ -12,6 +12,10 @@ from werkzeug.exceptions import HTTPException
 from promptcore.domain import errors as core
 from promptcore.services.accounts import InvalidRefreshToken
 
+from .schemas import ErrorOut  # the documented shape of error_body(); app.py hands it to the spec
+
+__all__ = ["ERROR_TABLE", "ErrorOut", "error_body", "lookup"]
+
 log = logging.getLogger("promptcore.errors")
 
 # Most specific first: the first class in an error's MRO that is listed wins.
@@ -117,6 +121,9 @@ def http_error_response(error: HTTPException):
     errors = flatten_webargs(data.get("messages")) if "messages" in data else None
     if status == 422 and errors:
         message = "Some fields are invalid: " + ", ".join(sorted(errors)) + "."
+    elif errors and errors.get("_schema"):
+        # e.g. webargs' "Invalid JSON body." beats werkzeug's generic 400 description
+        message = " ".join(errors["_schema"])
     elif status >= 500:
         message = "Something went wrong on our side. Try again in a moment."
     else:

@@ -141,7 +141,9 @@ class Prompts:
         policy: QuotaPolicy,
         models: tuple[str, ...],
         max_chars: int,
+        on_quota_exceeded: Callable[[], None] | None = None,
     ) -> None:
+        self._on_quota_exceeded = on_quota_exceeded
         self._uow = uow
         self._improver = improver
         self._catalogue = catalogue
@@ -203,6 +205,8 @@ class Prompts:
             now = self._clock.now()
             status = self._quota(uow, locked, now)
             if status.exhausted:
+                if self._on_quota_exceeded is not None:
+                    self._on_quota_exceeded()
                 raise QuotaExceeded(status, status.retry_after(now))
             record.created_at = now
             record.status = RecordStatus.PENDING
