@@ -1,0 +1,43 @@
+"""The command line against a real database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+EXE = os.path.join(os.path.dirname(sys.executable), "promptcore")
+
+
+def run(args, env, cwd, stdin=""):
+    return subprocess.run([EXE, *args], input=stdin, env={**os.environ, **env}, cwd=cwd, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_db_users_improve_and_styles(tmp_path, postgres_url):
+    env = {"PROMPTCORE_ENV": "test", "PROMPTCORE_DATABASE_URL": postgres_url, "PROMPTCORE_VAR_DIR": str(tmp_path)}
+    assert "(empty)" in run(["db", "current"], env, tmp_path).stdout
+    assert run(["db", "upgrade"], env, tmp_path).returncode == 0
+    assert "(head)" in run(["db", "current"], env, tmp_path).stdout
+
+    r = run(["users", "create-admin", "Root@Example.com"], env, tmp_path, stdin="correct horse battery\n")
+    assert r.returncode == 0 and "root@example.com" in r.stdout
+    weak = run(["users", "create-admin", "x@example.com"], env, tmp_path, stdin="short\n")
+    assert weak.returncode == 1 and "at least 8" in weak.stderr
+    r = run(["users", "set-limit", "root@example.com", "25"], env, tmp_path)
+    assert r.returncode == 0 and "25" in r.stdout
+    assert run(["users", "set-limit", "ghost@example.com", "5"], env, tmp_path).returncode == 1
+
+    r = run(["improve", "write a limerick about {{city}}", "--style", "creative", "--json"], env, tmp_path)
+    out = json.loads(r.stdout)
+    assert out["model"] == "offline" and "{{city}}" in out["prompt"]
+    r = run(["improve", "напиши письмо", "--style", "formal"], env, tmp_path)
+    assert r.returncode == 0 and "Ты" in r.stdout
+    bad = run(["improve", "x", "--style", "nope"], env, tmp_path)
+    assert bad.returncode == 1 and "Unknown style" in bad.stderr
+    styles = run(["styles", "--lang", "ru"], env, tmp_path).stdout.splitlines()
+    assert len(styles) == 9 and styles[0].startswith("general")
+
+    broken = run(["db", "current"], {**env, "PROMPTCORE_QUOTA_WINDOW": "weekly"}, tmp_path)
+    assert broken.returncode == 2 and broken.stderr.count("\n") == 1 and "PROMPTCORE_QUOTA_WINDOW" in broken.stderr
