@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-unit test-integration lint browser bench fuzz clean
+.PHONY: install run test test-unit test-integration lint browser bench fuzz clean translations
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,36 @@ test-unit: $(STAMP)
 
 test-integration: $(STAMP) browser
 	$(BIN)/pytest -q tests/integration
+
+# Page translations: extract the strings, merge them into the ru/en catalogues, compile.
+# Then translate the new entries of web/translations/ru/LC_MESSAGES/messages.po.
+WEB := src/entrypoints/web
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F $(WEB)/babel.cfg -k N_ -k _l -k lazy_gettext --no-location --omit-header \
+	  --sort-output -o $(WEB)/translations/messages.pot .
+	$(BIN)/pybabel update -i $(WEB)/translations/messages.pot -d $(WEB)/translations --no-fuzzy-matching \
+	  --ignore-obsolete --width 100
+	$(BIN)/python -m entrypoints.web.i18n
+	$(BIN)/pybabel compile -d $(WEB)/translations --statistics
+
+# Longer schemathesis run over every API operation (CI runs the same test with a fixed seed and
+# few examples). FUZZ_SEED=<n> replays a run; the seed is printed first.
+FUZZ_EXAMPLES ?= 500
+ifndef FUZZ_SEED
+FUZZ_SEED := $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+endif
+
+fuzz: $(STAMP)
+	@echo "schemathesis: seed $(FUZZ_SEED), $(FUZZ_EXAMPLES) examples per operation (replay: make fuzz FUZZ_SEED=$(FUZZ_SEED))"
+	PROMPTCORE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) PROMPTCORE_FUZZ_SEED=$(FUZZ_SEED) \
+	  $(BIN)/pytest -q -s -p no:cacheprovider tests/integration/test_api_fuzz.py tests/integration/test_request_schemas.py
+
+# Benchmark (issue 5 T1-T4): PostgreSQL on 127.0.0.1:5432 (user postgres); a scratch database is
+# created and dropped. Figures in artifacts/bench/results.{json,png}. More: python -m bench.run --help,
+# e.g. make bench BENCH_ARGS="--only T1,T2 --runs 3 --workers 4 --threads 64".
+bench: $(STAMP)
+	@$(BIN)/python -c "import matplotlib" 2>/dev/null || $(BIN)/pip install --quiet 'matplotlib>=3.7,<4'
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

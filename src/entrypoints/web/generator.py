@@ -1,0 +1,295 @@
+"""The generator (/app) with its streaming endpoint, and the history pages with export."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import (
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from promptcore.domain.errors import (
+    NotFound,
+    PromptcoreError,
+    QuotaExceeded,
+    ValidationFailed,
+)
+from promptcore.domain.prompts import PromptRecord
+from promptcore.services.improvement import Generated
+
+from ..api.errors import lookup
+from ..deps import services
+from .diff import word_diff
+from .exports import csv_rows, json_chunks
+from .forms import CsrfForm, GenerateForm, apply_errors
+from .i18n import current_language
+from .messages import translate
+from .session import current_user, login_required
+from .views import bp
+
+log = logging.getLogger("promptcore.web")
+
+PRESETS = {
+    "shorter": "Make it shorter",
+    "example": "Add an example of the expected answer",
+    "formal": "Make the tone more formal",
+    "steps": "Break the task into steps",
+}
+
+
+def _preset_labels() -> dict[str, str]:
+    return {
+        "shorter": _("Shorter"),
+        "example": _("Add an example"),
+        "formal": _("More formal"),
+        "steps": _("Step by step"),
+    }
+
+
+# -- generator ----------------------------------------------------------------------------
+
+
+def _generate_form(user, record: PromptRecord | None = None) -> GenerateForm:
+    form = GenerateForm()
+    language = current_language()
+    styles = services().catalogue().list()
+    form.style.choices = [(s.slug, s.title_in(language)) for s in styles]
+    models = services().prompts().models
+    form.model.choices = [(m, model_label(m)) for m in models]
+    if request.method == "GET":
+        if record is not None:
+            form.prompt.data = record.original_prompt
+            form.style.data = record.style
+            form.model.data = record.model if record.model in models else None
+        if not form.style.data:
+            default = user.settings.default_style
+            form.style.data = default if any(s.slug == default for s in styles) else "general"
+        if not form.model.data:
+            preferred = user.settings.preferred_model
+            form.model.data = preferred if preferred in models else (models[0] if models else None)
+    return form
+
+
+def model_label(model: str | None) -> str:
+    from .views import model_label as label
+
+    return label(model)
+
+
+def result_context(record: PromptRecord) -> dict[str, Any]:
+    return {
+        "record": record,
+        "diff": word_diff(record.original_prompt, record.generated_prompt or ""),
+        "presets": _preset_labels(),
+        "iterate_form": CsrfForm(),
+    }
+
+
+def _render_app(user, form: GenerateForm, record: PromptRecord | None = None, status: int = 200,
+                error: str | None = None, feedback_errors: list[str] | None = None, quota=None):
+    prompts = services().prompts()
+    context: dict[str, Any] = {
+        "form": form,
+        "styles": services().catalogue().list(),
+        "models": prompts.models,
+        "quota": quota or prompts.quota(user),
+        "max_chars": services().settings().max_prompt_chars,
+        "error": error,
+        "feedback_errors": feedback_errors or [],
+        "resend_form": CsrfForm(),
+    }
+    if record is not None:
+        context.update(result_context(record))
+    return render_template("app.html", **context), status
+
+
+def _own_record(user, raw: Any) -> PromptRecord:
+    try:
+        record_id = int(raw)
+    except (TypeError, ValueError):
+        raise NotFound("No such prompt in your history.") from None
+    return services().prompts().get(user, record_id)
+
+
+def _request_args(form: GenerateForm) -> dict[str, Any]:
+    parent_raw = (form.parent_id.data or "").strip()
+    parent_id: int | None = None
+    if parent_raw:
+        try:
+            parent_id = int(parent_raw)
+        except ValueError:
+            raise NotFound("The version to iterate on was not found.") from None
+    feedback = (form.feedback.data or "").strip() or PRESETS.get(form.preset.data or "") or None
+    if parent_id is not None and feedback is None:
+        feedback = ""  # the core then asks for it next to the field
+    return {
+        "prompt": form.prompt.data,
+        "style": form.style.data,
+        "model": form.model.data or None,
+        "parent_id": parent_id,
+        "feedback": feedback,
+    }
+
+
+@bp.get("/app")
+@login_required
+def generator():
+    user = current_user()
+    record = None
+    if request.args.get("result"):
+        record = _own_record(user, request.args["result"])
+    return _render_app(user, _generate_form(user, record), record)
+
+
+@bp.post("/app")
+@login_required
+def generate():
+    """The form without JavaScript: improve, then show the result (post/redirect/get)."""
+    user = current_user()
+    form = _generate_form(user)
+    form.validate()
+    parent = None
+    try:
+        args = _request_args(form)
+        if args["parent_id"] is not None:
+            parent = _own_record(user, args["parent_id"])
+        generated = services().prompts().improve(user, **args)
+    except ValidationFailed as exc:
+        feedback_errors = [translate(m) for m in exc.errors.get("feedback", [])]
+        errors = ValidationFailed({k: v for k, v in exc.errors.items() if k != "feedback"}, exc.message)
+        if errors.errors:
+            apply_errors(form, errors)
+        return _render_app(user, form, parent, 422, feedback_errors=feedback_errors)
+    except QuotaExceeded as exc:
+        return _render_app(user, form, parent, 429, error=_quota_message(exc), quota=exc.quota)
+    except PromptcoreError as exc:
+        status, _slug = lookup(exc)
+        return _render_app(user, form, parent, status, error=translate(exc.message))
+    return redirect(url_for("web.generator", result=generated.record.id), 303)
+
+
+def _quota_message(exc: QuotaExceeded) -> str:
+    from .views import reset_text
+
+    return _("You have used all %(limit)s improvements for today. The next one is available on %(when)s.",
+             limit=exc.quota.limit, when=reset_text(exc.quota.resets_at))
+
+
+def _sse(event: str, data: dict) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+@bp.post("/app/stream")
+@login_required
+def generate_stream():
+    """The same request as POST /app, answered as a text/event-stream for the page's script:
+    ``delta`` events as the model writes, then ``done`` (the rendered result) or ``error``."""
+    user = current_user()
+    form = _generate_form(user)
+    form.validate()
+    prompts = services().prompts()
+    try:
+        args = _request_args(form)
+        stream = prompts.improve_stream(user, **args)
+    except PromptcoreError as exc:
+        status, slug = lookup(exc)
+        body: dict[str, Any] = {"error": slug, "message": translate(exc.message)}
+        if isinstance(exc, ValidationFailed):
+            body["errors"] = {k.split(".")[-1]: [translate(m) for m in v] for k, v in exc.errors.items()}
+        if isinstance(exc, QuotaExceeded):
+            body["message"] = _quota_message(exc)
+            body["quota_html"] = render_template("_quota.html", quota=exc.quota)
+        return jsonify(body), status
+
+    def events():
+        try:
+            for item in stream:
+                if isinstance(item, Generated):
+                    record = item.record
+                    yield _sse("done", {
+                        "id": record.id,
+                        "url": url_for("web.generator", result=record.id),
+                        "html": render_template("_result.html", **result_context(record)),
+                        "quota_html": render_template("_quota.html", quota=item.quota),
+                        "exhausted": item.quota.exhausted,
+                    })
+                else:
+                    yield _sse("delta", {"text": item})
+        except PromptcoreError as exc:
+            yield _sse("error", {"message": translate(exc.message)})
+        except Exception:
+            log.exception("streaming failed")
+            yield _sse("error", {"message": _("Something went wrong on our side. Try again in a moment.")})
+
+    response = Response(stream_with_context(events()), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Accel-Buffering"] = "no"
+    return response
+
+
+# -- history ------------------------------------------------------------------------------
+
+
+@bp.get("/history")
+@login_required
+def history():
+    user = current_user()
+    query = (request.args.get("q") or "").strip()[:200]
+    style = request.args.get("style") or ""
+    styles = services().catalogue().list()
+    if style and not any(s.slug == style for s in styles):
+        style = ""
+    cursor = request.args.get("cursor") or None
+    try:
+        records, next_cursor = services().prompts().history(user, 20, cursor, style or None, query or None)
+    except ValidationFailed:
+        records, next_cursor = services().prompts().history(user, 20, None, style or None, query or None)
+    return render_template("history.html", records=records, next_cursor=next_cursor, query=query,
+                           style=style, styles=styles, delete_form=CsrfForm(), paged=bool(cursor))
+
+
+@bp.get("/history/<int:record_id>")
+@login_required
+def history_item(record_id: int):
+    user = current_user()
+    record = services().prompts().get(user, record_id)
+    return render_template("history_item.html", delete_form=CsrfForm(), show_open=False, **result_context(record))
+
+
+@bp.post("/history/<int:record_id>/delete")
+@login_required
+def history_delete(record_id: int):
+    services().prompts().delete(current_user(), record_id)
+    flash(_("The prompt was deleted from your history."), "success")
+    return redirect(url_for("web.history"), 303)
+
+
+@bp.get("/history/export")
+@login_required
+def history_export():
+    user = current_user()
+    kind = request.args.get("format", "csv")
+    if kind not in ("csv", "json"):
+        abort(400)
+    records = services().prompts().export(user)
+    stamp = datetime.now(UTC).strftime("%Y%m%d")
+    if kind == "csv":
+        body, mimetype = csv_rows(records), "text/csv; charset=utf-8"
+    else:
+        body, mimetype = json_chunks(records), "application/json"
+    response = Response(stream_with_context(body), mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="promptcore-history-{stamp}.{kind}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
