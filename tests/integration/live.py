@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from typing import Iterator
@@ -18,8 +20,9 @@ from tests.integration.smtp_server import free_port
 @contextmanager
 def live_server(env: dict[str, str], workers: int = 3, threads: int = 8, cwd: str | None = None) -> Iterator[str]:
     port = free_port()
+    metrics_dir = tempfile.mkdtemp(prefix=f"promptcore-metrics-{port}-")
     full_env = {**os.environ, "PROMPTCORE_SECRET_KEY": "l" * 40, "PROMPTCORE_AUTH_RATE_LIMIT": "10000/minute",
-                **env}
+                "PROMETHEUS_MULTIPROC_DIR": metrics_dir, **env}
     exe = os.path.join(os.path.dirname(sys.executable), "promptcore")
     log_path = os.path.join(cwd or ".", f"server-{port}.log")
     log = open(log_path, "wb")
@@ -49,3 +52,4 @@ def live_server(env: dict[str, str], workers: int = 3, threads: int = 8, cwd: st
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
+        shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import jsonify, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from promptcore.domain.errors import Forbidden, InvalidCredentials, LoginThrottled
 from promptcore.domain.users import User
@@ -13,6 +12,7 @@ from promptcore.services.accounts import InvalidRefreshToken, TokenPair
 from ..deps import services
 from ..limits import auth_limit
 from .auth import BEARER, current_user, login_required
+from .parsing import Blueprint
 from .schemas import (
     AcceptedOut,
     EmailChangeIn,
@@ -137,6 +137,9 @@ class Token(MethodView):
         """
         grant = data.get("grant_type")
         accounts = services().accounts()
+        if any("\x00" in value for value in data.values() if isinstance(value, str)):
+            # PostgreSQL cannot compare text with NUL in it: refuse before any lookup (was a 500).
+            return _oauth_error(400, "invalid_request", "The form fields must not contain NUL characters.")
         try:
             if grant == "password":
                 if not data.get("username") or not data.get("password"):

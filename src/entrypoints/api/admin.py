@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from promptcore.domain.users import User
 
 from ..deps import services
 from .accounts import profile_dict
 from .auth import BEARER, admin_required, current_user
-from .schemas import AdminUserOut, AdminUserPatchIn, AdminUsersOut, AdminUsersQuery, ErrorOut
+from .parsing import Blueprint
+from .schemas import (
+    ID_CONVERTER,
+    AdminUserOut,
+    AdminUserPatchIn,
+    AdminUsersOut,
+    AdminUsersQuery,
+    ErrorOut,
+)
 
 blp = Blueprint("admin", __name__, url_prefix="/api/v1/admin", description="Administration (admins only)")
 
@@ -34,7 +41,7 @@ class Users(MethodView):
         return {"items": [admin_user_dict(u) for u in users], "next_cursor": cursor}
 
 
-@blp.route("/users/<int:user_id>")
+@blp.route(f"/users/<{ID_CONVERTER}:user_id>")
 class UserItem(MethodView):
     decorators = [admin_required]
 

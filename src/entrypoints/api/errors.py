@@ -12,7 +12,8 @@ from werkzeug.exceptions import HTTPException
 from promptcore.domain import errors as core
 from promptcore.services.accounts import InvalidRefreshToken
 
-from .schemas import ErrorOut  # the documented shape of error_body(); app.py hands it to the spec
+# ErrorOut documents error_body(); app.py gives it to flask-smorest as the spec's error schema.
+from .schemas import ErrorOut
 
 __all__ = ["ERROR_TABLE", "ErrorOut", "error_body", "lookup"]
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from datetime import date, datetime, timezone
-from typing import Any, Iterator
+from typing import Any
 
 from flask import Response, request, stream_with_context
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from promptcore.domain.errors import PromptcoreError
 from promptcore.domain.prompts import PromptRecord
@@ -20,7 +20,9 @@ from promptcore.services.improvement import Generated
 from ..deps import services
 from .auth import BEARER, current_user, login_required
 from .errors import error_body, lookup
+from .parsing import Blueprint
 from .schemas import (
+    ID_CONVERTER,
     ErrorOut,
     ExportQuery,
     HistoryOut,
@@ -234,7 +236,7 @@ def _json_lines(records: Iterator[PromptRecord]) -> Iterator[str]:
     yield "]"
 
 
-@blp.route("/prompts/<int:record_id>")
+@blp.route(f"/prompts/<{ID_CONVERTER}:record_id>")
 class PromptItem(MethodView):
     decorators = [login_required]
 

@@ -2,9 +2,40 @@
 
 from __future__ import annotations
 
+import re
+
 from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
+from promptcore.domain.prompts import FEEDBACK_MAX
 from promptcore.domain.users import EMAIL_MAX, LANGUAGES, NAME_MAX, PASSWORD_MAX, THEMES
+
+# Path ids: a row id is a positive PostgreSQL bigint; anything else cannot name a row and is 404
+# from the router (an id past 2**63-1 used to reach the database and come back a 500).
+ID_CONVERTER = f"int(min=1, max={2**63 - 1})"
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class Text(fields.String):
+    """A string the database and UTF-8 can hold: no NUL, no lone surrogate.
+
+    JSON may carry "\\u0000" and unpaired "\\ud800" escapes; PostgreSQL refuses NUL in text and
+    no UTF-8 encoder takes a lone surrogate, so both are refused here with a 422, before any
+    use case sees them (they were 500s: PATCH /profile, /auth/login, GET /prompts?q=...).
+    """
+
+    default_error_messages = {
+        "nul": "Remove the NUL character (\\u0000).",
+        "surrogate": "The text is not valid Unicode (it contains an unpaired surrogate).",
+    }
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise self.make_error("nul")
+        if _SURROGATE.search(text):
+            raise self.make_error("surrogate")
+        return text
 
 
 class StrictSchema(Schema):
@@ -12,14 +43,14 @@ class StrictSchema(Schema):
         unknown = RAISE
 
 
-Email = lambda **kw: fields.String(required=True, validate=validate.Length(min=1, max=EMAIL_MAX), **kw)  # noqa: E731
-Password = lambda **kw: fields.String(required=True, validate=validate.Length(min=1, max=PASSWORD_MAX * 4), **kw)  # noqa: E731
+Email = lambda **kw: Text(required=True, validate=validate.Length(min=1, max=EMAIL_MAX), **kw)  # noqa: E731
+Password = lambda **kw: Text(required=True, validate=validate.Length(min=1, max=PASSWORD_MAX * 4), **kw)  # noqa: E731
 
 
 class RegisterIn(StrictSchema):
     email = Email(metadata={"example": "ada@example.com"})
     password = Password(metadata={"example": "correct horse battery"})
-    name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=NAME_MAX))
+    name = Text(load_default=None, allow_none=True, validate=validate.Length(max=NAME_MAX))
 
 
 class EmailIn(StrictSchema):
@@ -27,7 +58,7 @@ class EmailIn(StrictSchema):
 
 
 class TokenIn(StrictSchema):
-    token = fields.String(required=True, validate=validate.Length(min=1, max=2048))
+    token = Text(required=True, validate=validate.Length(min=1, max=2048))
 
 
 class LoginIn(StrictSchema):
@@ -36,16 +67,17 @@ class LoginIn(StrictSchema):
 
 
 class RefreshIn(StrictSchema):
-    refresh_token = fields.String(required=True, validate=validate.Length(min=1, max=512))
+    refresh_token = Text(required=True, validate=validate.Length(min=1, max=512))
 
 
 class ResetPasswordIn(StrictSchema):
-    token = fields.String(required=True, validate=validate.Length(min=1, max=2048))
+    token = Text(required=True, validate=validate.Length(min=1, max=2048))
     password = Password()
 
 
 class TokenFormIn(Schema):
-    """RFC 6749 token request; checked by the view so errors answer in RFC form."""
+    """RFC 6749 token request; checked by the view so errors answer in RFC form
+    (plain strings: form values cannot carry surrogates; the view refuses NUL)."""
 
     class Meta:
         unknown = EXCLUDE
@@ -58,37 +90,37 @@ class TokenFormIn(Schema):
 
 
 class TokenPairOut(Schema):
-    access_token = fields.String(required=True)
-    token_type = fields.String(required=True, metadata={"example": "Bearer"})
+    access_token = Text(required=True)
+    token_type = Text(required=True, metadata={"example": "Bearer"})
     expires_in = fields.Integer(required=True)
-    refresh_token = fields.String(required=True)
+    refresh_token = Text(required=True)
 
 
 class OAuthErrorOut(Schema):
-    error = fields.String(required=True)
-    error_description = fields.String()
+    error = Text(required=True)
+    error_description = Text()
 
 
 class SettingsSchema(StrictSchema):
-    language = fields.String(allow_none=True, validate=validate.OneOf(LANGUAGES))
-    theme = fields.String(validate=validate.OneOf(THEMES))
-    default_style = fields.String(allow_none=True, validate=validate.Length(max=32))
-    preferred_model = fields.String(allow_none=True, validate=validate.Length(max=200))
+    language = Text(allow_none=True, validate=validate.OneOf(LANGUAGES))
+    theme = Text(validate=validate.OneOf(THEMES))
+    default_style = Text(allow_none=True, validate=validate.Length(max=32))
+    preferred_model = Text(allow_none=True, validate=validate.Length(max=200))
 
 
 class ProfileOut(Schema):
     id = fields.Integer(required=True)
-    email = fields.String(required=True)
-    name = fields.String(allow_none=True)
+    email = Text(required=True)
+    name = Text(allow_none=True)
     is_email_confirmed = fields.Boolean(required=True)
-    role = fields.String(required=True, metadata={"enum": ["user", "admin"]})
+    role = Text(required=True, metadata={"enum": ["user", "admin"]})
     daily_limit = fields.Integer(required=True)
     created_at = fields.DateTime(required=True)
     settings = fields.Nested(SettingsSchema, required=True)
 
 
 class ProfilePatchIn(StrictSchema):
-    name = fields.String(allow_none=True, validate=validate.Length(max=NAME_MAX))
+    name = Text(allow_none=True, validate=validate.Length(max=NAME_MAX))
     settings = fields.Nested(SettingsSchema)
 
 
@@ -107,26 +139,26 @@ class PasswordIn(StrictSchema):
 
 
 class AcceptedOut(Schema):
-    message = fields.String(required=True)
+    message = Text(required=True)
 
 
 class ErrorOut(Schema):
     code = fields.Integer(required=True)
-    status = fields.String(required=True)
-    error = fields.String(required=True)
-    message = fields.String(required=True)
-    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    status = Text(required=True)
+    error = Text(required=True)
+    message = Text(required=True)
+    errors = fields.Dict(keys=Text(), values=fields.List(Text()))
     quota = fields.Dict()
 
 
 class StyleOut(Schema):
-    slug = fields.String(required=True)
-    title = fields.String(required=True)
-    description = fields.String(required=True)
+    slug = Text(required=True)
+    title = Text(required=True)
+    description = Text(required=True)
 
 
 class ModelOut(Schema):
-    id = fields.String(required=True, metadata={"example": "openai/gpt-4o-mini"})
+    id = Text(required=True, metadata={"example": "openai/gpt-4o-mini"})
     default = fields.Boolean(required=True)
 
 
@@ -135,28 +167,28 @@ class QuotaOut(Schema):
     limit = fields.Integer(required=True)
     remaining = fields.Integer(required=True)
     resets_at = fields.DateTime(required=True, allow_none=True)
-    window = fields.String(required=True, metadata={"enum": ["rolling", "calendar"]})
+    window = Text(required=True, metadata={"enum": ["rolling", "calendar"]})
 
 
 class PromptIn(StrictSchema):
-    prompt = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100_000),
+    prompt = Text(load_default=None, allow_none=True, validate=validate.Length(max=100_000),
                            metadata={"example": "write a post about our new coffee machine"})
-    style = fields.String(required=True, validate=validate.Length(min=1, max=32), metadata={"example": "general"})
-    model = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    style = Text(required=True, validate=validate.Length(min=1, max=32), metadata={"example": "general"})
+    model = Text(load_default=None, allow_none=True, validate=validate.Length(max=200))
     parent_id = fields.Integer(load_default=None, allow_none=True, strict=True,
                                validate=validate.Range(min=1, max=2**62))
-    feedback = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
+    feedback = Text(load_default=None, allow_none=True, validate=validate.Length(max=FEEDBACK_MAX))
 
 
 class RecordOut(Schema):
     id = fields.Integer(required=True)
-    original_prompt = fields.String(required=True)
-    style = fields.String(required=True)
-    model = fields.String(allow_none=True)
-    generated_prompt = fields.String(allow_none=True)
-    status = fields.String(required=True, metadata={"enum": ["pending", "succeeded", "failed"]})
+    original_prompt = Text(required=True)
+    style = Text(required=True)
+    model = Text(allow_none=True)
+    generated_prompt = Text(allow_none=True)
+    status = Text(required=True, metadata={"enum": ["pending", "succeeded", "failed"]})
     parent_id = fields.Integer(allow_none=True)
-    feedback = fields.String(allow_none=True)
+    feedback = Text(allow_none=True)
     created_at = fields.DateTime(required=True)
     latency_ms = fields.Integer(allow_none=True)
     usage = fields.Dict(allow_none=True)
@@ -165,18 +197,18 @@ class RecordOut(Schema):
 
 class HistoryQuery(StrictSchema):
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-    cursor = fields.String(load_default=None, validate=validate.Length(max=200))
-    style = fields.String(load_default=None, validate=validate.Length(max=32))
-    q = fields.String(load_default=None, validate=validate.Length(max=200))
+    cursor = Text(load_default=None, validate=validate.Length(max=200))
+    style = Text(load_default=None, validate=validate.Length(max=32))
+    q = Text(load_default=None, validate=validate.Length(max=200))
 
 
 class HistoryOut(Schema):
     items = fields.List(fields.Nested(RecordOut), required=True)
-    next_cursor = fields.String(allow_none=True, required=True)
+    next_cursor = Text(allow_none=True, required=True)
 
 
 class ExportQuery(StrictSchema):
-    format = fields.String(load_default="json", validate=validate.OneOf(["csv", "json"]))
+    format = Text(load_default="json", validate=validate.OneOf(["csv", "json"]))
 
 
 class DayCount(Schema):
@@ -187,13 +219,13 @@ class DayCount(Schema):
 class StatsOut(Schema):
     quota = fields.Nested(QuotaOut, required=True)
     total = fields.Integer(required=True)
-    by_style = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    by_style = fields.Dict(keys=Text(), values=fields.Integer(), required=True)
     by_day = fields.List(fields.Nested(DayCount), required=True)
 
 
 class AdminUsersQuery(StrictSchema):
-    q = fields.String(load_default=None, validate=validate.Length(max=200))
-    cursor = fields.String(load_default=None, validate=validate.Length(max=30))
+    q = Text(load_default=None, validate=validate.Length(max=200))
+    cursor = Text(load_default=None, validate=validate.Length(max=30))
 
 
 class AdminUserOut(ProfileOut):
@@ -202,10 +234,10 @@ class AdminUserOut(ProfileOut):
 
 class AdminUsersOut(Schema):
     items = fields.List(fields.Nested(AdminUserOut), required=True)
-    next_cursor = fields.String(allow_none=True, required=True)
+    next_cursor = Text(allow_none=True, required=True)
 
 
 class AdminUserPatchIn(StrictSchema):
     daily_limit = fields.Integer(strict=True, validate=validate.Range(min=0, max=100_000))
-    role = fields.String(validate=validate.OneOf(["user", "admin"]))
+    role = Text(validate=validate.OneOf(["user", "admin"]))
     is_active = fields.Boolean()

@@ -1,0 +1,33 @@
+"""The API's blueprint class: webargs parsing that refuses a missing or non-JSON body.
+
+webargs reads a missing body, or one sent with another Content-Type, as "no data", so an
+operation whose fields are all optional (PATCH /profile, PATCH /admin/users/{id}) would answer
+200 to a request the document says must carry a JSON object. Here such a request is refused:
+415 when a body came in another media type, 400 when there is no body at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flask_smorest
+from marshmallow import Schema
+from webargs import core
+from webargs.flaskparser import FlaskParser, abort, is_json_request
+
+NO_BODY = "Send a JSON object as the request body (Content-Type: application/json)."
+NOT_JSON = "The request body must be JSON (Content-Type: application/json)."
+
+
+class ApiParser(FlaskParser):
+    def load_json(self, req: Any, schema: Schema) -> Any:
+        data = super().load_json(req, schema)
+        if data is core.missing:
+            if req.get_data(cache=True) and not is_json_request(req):
+                abort(415, messages={"json": [NOT_JSON]})
+            abort(400, messages={"json": [NO_BODY]})
+        return data
+
+
+class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = ApiParser()

@@ -1,0 +1,85 @@
+"""Shared by the fuzz and property suites: one PostgreSQL database per module, the app on it with
+the OpenRouter stand-in upstream, and a fuzzed administrator whose bearer token is fresh per case."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pytest
+
+from tests.conftest import build_test_app, make_settings, required
+from tests.integration.openrouter_standin import OpenRouterStandin
+
+EMAIL = "fuzz-admin@example.com"
+PASSWORD = "fuzzing horse battery staple"
+HIGH_LIMIT = 100_000
+MODELS = ["openai/gpt-4o-mini", "anthropic/claude-3.5-haiku"]
+
+
+@contextmanager
+def fresh_postgres_database(server_url: str, prefix: str) -> Iterator[str]:
+    """A new, empty database for a whole module (conftest's `postgres_url` is per test)."""
+    import psycopg
+
+    admin_dsn = server_url.replace("postgresql+psycopg://", "postgresql://")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    try:
+        with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        if required("PROMPTCORE_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL is required but unreachable: {exc}")
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    base, _, _ = server_url.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(admin_dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class FuzzedApp:
+    app: object
+    container: object
+    standin: OpenRouterStandin
+    restored: int = 0
+
+    def ensure_account(self) -> int:
+        """Put the fuzzed account back as it must be (exists, active, admin, confirmed, high
+        limit) whatever the previous case did to it; its id (a new one if a case deleted it)."""
+        container = self.container
+        with container.uow() as uow:
+            user = uow.users.get_by_email(EMAIL)
+        healthy = (user is not None and user.is_active and user.is_admin and user.is_email_confirmed
+                   and user.daily_limit >= HIGH_LIMIT)
+        if not healthy:
+            if user is not None:
+                self.restored += 1
+            container.accounts().create_admin(EMAIL, PASSWORD)
+            user = container.accounts().set_daily_limit(EMAIL, HIGH_LIMIT)
+        return user.id
+
+    def fresh_headers(self) -> dict[str, str]:
+        """A bearer token minted now for the (restored) account, so no earlier logout, password
+        change or deletion can have spoiled it."""
+        user_id = self.ensure_account()
+        token = self.container.access_tokens().issue(user_id, "admin", self.container.clock().now())
+        return {"Authorization": f"Bearer {token}"}
+
+
+@contextmanager
+def fuzzed_app(tmp_dir, database_url: str) -> Iterator[FuzzedApp]:
+    with OpenRouterStandin(max_recorded=50) as upstream:
+        settings = make_settings(
+            tmp_dir, PROMPTCORE_DATABASE_URL=database_url, PROMPTCORE_LLM="openrouter",
+            OPENROUTER_API_KEY="sk-or-v1-fuzz", OPENROUTER_BASE_URL=upstream.base_url,
+            PROMPTCORE_LLM_MODELS=",".join(MODELS), PROMPTCORE_LLM_TIMEOUT="3")
+        app, container = build_test_app(settings)
+        try:
+            yield FuzzedApp(app=app, container=container, standin=upstream)
+        finally:
+            container.engine().dispose()
