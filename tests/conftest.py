@@ -33,16 +33,16 @@ def make_settings(tmp_path, **overrides: str) -> Settings:
 
 
 def build_test_app(settings: Settings, fast_hash: bool = True):
-    from adapters.migrations import upgrade
-    from adapters.security import Argon2PasswordHasher
     from dependency_injector import providers
 
+    from adapters.migrations import upgrade
+    from adapters.security import Argon2PasswordHasher
     from entrypoints.app import create_app
     from entrypoints.container import build_container
 
     container = build_container(settings)
     if fast_hash:
-        container.hasher.override(providers.Singleton(Argon2PasswordHasher, **FAST_HASH))
+        container.hasher.override(providers.ThreadSafeSingleton(Argon2PasswordHasher, **FAST_HASH))
     upgrade(container.engine())
     app = create_app(container)
     app.config["TESTING"] = True

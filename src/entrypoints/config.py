@@ -127,7 +127,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
             raise ConfigError("PROMPTCORE_SMTP_URL must look like smtp://user:pass@host:port or smtps://host:port")
         try:
-            parts.port
+            _ = parts.port  # urlsplit validates the port lazily
         except ValueError:
             raise ConfigError("PROMPTCORE_SMTP_URL has an invalid port") from None
     elif name == "production":
@@ -160,7 +160,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if llm == "openrouter" and not key:
         raise ConfigError("PROMPTCORE_LLM=openrouter needs OPENROUTER_API_KEY")
 
-    models = tuple(m.strip() for m in (env.get("PROMPTCORE_LLM_MODELS") or "openai/gpt-4o-mini").split(",") if m.strip())
+    raw_models = env.get("PROMPTCORE_LLM_MODELS") or "openai/gpt-4o-mini"
+    models = tuple(m.strip() for m in raw_models.split(",") if m.strip())
     if not models:
         raise ConfigError("PROMPTCORE_LLM_MODELS must name at least one model")
     timeout_raw = env.get("PROMPTCORE_LLM_TIMEOUT") or "60"
@@ -200,7 +201,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         try:
             import sentry_sdk  # noqa: F401
         except ImportError:
-            raise ConfigError("SENTRY_DSN is set but sentry-sdk is not installed: pip install 'promptcore[sentry]'") from None
+            raise ConfigError(
+                "SENTRY_DSN is set but sentry-sdk is not installed: pip install 'promptcore[sentry]'") from None
 
     return Settings(
         env=name,

@@ -60,29 +60,29 @@ def _mailer_kind(settings: Settings) -> str:
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
 
-    clock = providers.Singleton(SystemClock)
-    engine = providers.Singleton(build_engine, url=settings.provided.database_url)
+    clock = providers.ThreadSafeSingleton(SystemClock)
+    engine = providers.ThreadSafeSingleton(build_engine, url=settings.provided.database_url)
     uow = providers.Factory(SqlUnitOfWork, engine=engine)
 
-    hasher = providers.Singleton(Argon2PasswordHasher)
-    access_tokens = providers.Singleton(JwtAccessTokenCodec, secret=settings.provided.secret_key)
-    signed_tokens = providers.Singleton(ItsdangerousTokenCodec, secret=settings.provided.secret_key)
-    mail_templates = providers.Singleton(JinjaMailTemplates)
+    hasher = providers.ThreadSafeSingleton(Argon2PasswordHasher)
+    access_tokens = providers.ThreadSafeSingleton(JwtAccessTokenCodec, secret=settings.provided.secret_key)
+    signed_tokens = providers.ThreadSafeSingleton(ItsdangerousTokenCodec, secret=settings.provided.secret_key)
+    mail_templates = providers.ThreadSafeSingleton(JinjaMailTemplates)
     mailer = providers.Selector(
         providers.Callable(_mailer_kind, settings),
-        smtp=providers.Singleton(SmtpMailer, url=settings.provided.smtp_url, sender=settings.provided.mail_from),
-        mailbox=providers.Singleton(MailboxMailer),
+        smtp=providers.ThreadSafeSingleton(SmtpMailer, url=settings.provided.smtp_url, sender=settings.provided.mail_from),
+        mailbox=providers.ThreadSafeSingleton(MailboxMailer),
     )
     improver = providers.Selector(
         settings.provided.llm,
-        openrouter=providers.Singleton(_openrouter, settings),
-        offline=providers.Singleton(_offline),
+        openrouter=providers.ThreadSafeSingleton(_openrouter, settings),
+        offline=providers.ThreadSafeSingleton(_offline),
     )
-    quota_policy = providers.Singleton(_quota_policy, settings)
+    quota_policy = providers.ThreadSafeSingleton(_quota_policy, settings)
 
-    catalogue = providers.Singleton(StyleCatalogue, uow=uow.provider, clock=clock)
+    catalogue = providers.ThreadSafeSingleton(StyleCatalogue, uow=uow.provider, clock=clock)
 
-    accounts = providers.Singleton(
+    accounts = providers.ThreadSafeSingleton(
         Accounts,
         uow=uow.provider,
         hasher=hasher,
@@ -95,7 +95,7 @@ class Container(containers.DeclarativeContainer):
         styles=catalogue.provided.slugs,
         models=settings.provided.model_choices,
     )
-    prompts = providers.Singleton(
+    prompts = providers.ThreadSafeSingleton(
         Prompts,
         uow=uow.provider,
         improver=improver,
@@ -106,7 +106,7 @@ class Container(containers.DeclarativeContainer):
         max_chars=settings.provided.max_prompt_chars,
         on_quota_exceeded=_count_quota_rejection,
     )
-    admin = providers.Singleton(Admin, uow=uow.provider, clock=clock)
+    admin = providers.ThreadSafeSingleton(Admin, uow=uow.provider, clock=clock)
 
 
 def build_container(settings: Settings) -> Container:

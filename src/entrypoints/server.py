@@ -61,7 +61,13 @@ def serve(container: Container, host: str, port: int, workers: int, threads: int
     def factory():
         from .app import create_app
 
-        return create_app(container)
+        app = create_app(container)
+        # Build the services once per worker, before the first request, so concurrent
+        # first requests neither wait for nor race each other over them.
+        container.accounts()
+        container.prompts()
+        container.admin()
+        return app
 
     def when_ready(_server) -> None:
         if settings.is_development:

@@ -4,6 +4,7 @@ The package is the pure core: domain rules, ports and use cases, standard librar
 Importing it pulls in no web framework, database driver or HTTP client.
 """
 
+from .domain.catalogue import STYLES
 from .domain.errors import (
     EmailNotConfirmed,
     InvalidCredentials,
@@ -18,7 +19,6 @@ from .domain.errors import (
 from .domain.prompts import Improvement, ImprovementRequest, Style, detect_language
 from .domain.quota import QuotaPolicy, QuotaStatus, QuotaWindow
 from .domain.users import Role, User
-from .domain.catalogue import STYLES
 from .ports import PromptImprover
 
 

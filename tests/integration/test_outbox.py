@@ -8,8 +8,8 @@ from datetime import timedelta
 from promptcore.ports import MailMessage
 from promptcore.services.mail import deliver_outbox
 from tests.conftest import build_test_app, make_settings
-from tests.integration.smtp_server import SmtpSink, free_port
 from tests.fakes import FakeClock
+from tests.integration.smtp_server import SmtpSink, free_port
 
 PW = "correct horse battery"
 

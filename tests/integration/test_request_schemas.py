@@ -63,7 +63,8 @@ any_text = st.text(st.characters(codec=None, exclude_categories=()), max_size=60
 control_text = st.text(st.characters(categories=["Cc", "Cf", "Zl", "Zp", "Cs"]), min_size=1, max_size=20)
 huge_text = st.sampled_from([10_000, 100_001, 300_000]).map(lambda n: "x" * n)  # the last is past 256 KiB
 hostile_text = st.one_of(st.sampled_from(SPECIAL_STRINGS), control_text, any_text, huge_text)
-scalar = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False, allow_infinity=False),
+scalar = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70),
+                   st.floats(allow_nan=False, allow_infinity=False),
                    hostile_text)
 
 
@@ -103,7 +104,8 @@ def body(required: dict[str, st.SearchStrategy], optional: dict[str, st.SearchSt
 
 
 JSON_ENDPOINTS: dict[tuple[str, str], st.SearchStrategy] = {
-    ("POST", "/api/v1/auth/register"): body({"email": emails, "password": passwords}, {"name": field(st.text(max_size=100))}),
+    ("POST", "/api/v1/auth/register"): body({"email": emails, "password": passwords},
+                                            {"name": field(st.text(max_size=100))}),
     ("POST", "/api/v1/auth/confirm-email"): body({"token": tokens}),
     ("POST", "/api/v1/auth/confirm-email-change"): body({"token": tokens}),
     ("POST", "/api/v1/auth/resend-confirmation"): body({"email": emails}),

@@ -1,5 +1,5 @@
-from promptcore.services.mail import deliver_outbox, retry_delay
 from promptcore.ports import MailMessage
+from promptcore.services.mail import deliver_outbox, retry_delay
 from tests.fakes import FakeMailer, FakeUnitOfWork
 
 

@@ -140,7 +140,8 @@ def test_same_input_same_output(prompt: str, style: Style):
     assert OfflineImprover().improve(request) == OfflineImprover().improve(request)
 
 
-@pytest.mark.parametrize("prompt", [EN_PROMPT, RU_PROMPT, "Explain how {{topic}} works in 3 bullet points for beginners"])
+@pytest.mark.parametrize("prompt", [EN_PROMPT, RU_PROMPT,
+                                    "Explain how {{topic}} works in 3 bullet points for beginners"])
 def test_each_style_gives_a_different_prompt(prompt: str):
     texts = {style.slug: improve(prompt, style.slug) for style in STYLES}
     assert len(set(texts.values())) == len(STYLES)

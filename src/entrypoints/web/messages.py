@@ -84,5 +84,5 @@ def translate(message: str) -> str:
     for pattern, template, names in _PATTERNS:
         match = pattern.match(message)
         if match:
-            return gettext(template, **dict(zip(names, match.groups())))
+            return gettext(template, **dict(zip(names, match.groups(), strict=True)))
     return gettext(message)

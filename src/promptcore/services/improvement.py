@@ -158,10 +158,12 @@ class Prompts:
 
     # -- quota -----------------------------------------------------------------------------
 
+    def _counted(self, uow: UnitOfWork, user: User, now: datetime) -> list[datetime]:
+        return uow.prompts.counted_times(user.id, self._policy.window_start(now),
+                                         self._policy.stale_before(now), max(user.daily_limit, 0))
+
     def _quota(self, uow: UnitOfWork, user: User, now: datetime) -> QuotaStatus:
-        counted = uow.prompts.counted_times(user.id, self._policy.window_start(now),
-                                            self._policy.stale_before(now), max(user.daily_limit, 0))
-        return self._policy.status(user.daily_limit, counted, now)
+        return self._policy.status(user.daily_limit, self._counted(uow, user, now), now)
 
     def quota(self, user: User) -> QuotaStatus:
         with self._uow() as uow:
@@ -196,14 +198,16 @@ class Prompts:
                               parent_id=parent_id if previous is not None else None, feedback=feedback)
         return request, record
 
-    def _reserve(self, user: User, record: PromptRecord) -> PromptRecord:
-        """Take one unit in its own committed transaction, before any upstream call."""
+    def _reserve(self, user: User, record: PromptRecord) -> QuotaStatus:
+        """Take one unit in its own committed transaction, before any upstream call; the
+        quota with that unit counted."""
         with self._uow() as uow:
             locked = uow.users.lock(user.id)
             if locked is None or not locked.is_active:
                 raise NotFound("The account no longer exists.")
             now = self._clock.now()
-            status = self._quota(uow, locked, now)
+            counted = self._counted(uow, locked, now)
+            status = self._policy.status(locked.daily_limit, counted, now)
             if status.exhausted:
                 if self._on_quota_exceeded is not None:
                     self._on_quota_exceeded()
@@ -212,7 +216,7 @@ class Prompts:
             record.status = RecordStatus.PENDING
             uow.prompts.add(record)
             uow.commit()
-        return record
+        return self._policy.status(locked.daily_limit, [*counted, now], now)
 
     def _finish(self, record: PromptRecord, started: float, result: Improvement | None,
                 error: BaseException | None) -> None:
@@ -237,7 +241,7 @@ class Prompts:
     def improve(self, user: User, prompt: Any, style: Any, model: Any = None, parent_id: Any = None,
                 feedback: Any = None) -> Generated:
         request, record = self._prepare(user, prompt, style, model, parent_id, feedback)
-        self._reserve(user, record)
+        quota = self._reserve(user, record)
         started = time.perf_counter()
         try:
             result = self._improver.improve(request)
@@ -245,7 +249,7 @@ class Prompts:
             self._release(record, started, exc)
             _reraise(exc)
         self._finish(record, started, result, None)
-        return Generated(record, self.quota(user))
+        return Generated(record, quota)
 
     def _release(self, record: PromptRecord, started: float, exc: BaseException) -> None:
         try:
@@ -258,10 +262,11 @@ class Prompts:
         """Reserve first (errors raise before any byte is sent), then yield text deltas and
         finally the Generated result. A failure while streaming releases the unit and raises."""
         request, record = self._prepare(user, prompt, style, model, parent_id, feedback)
-        self._reserve(user, record)
-        return self._stream(user, request, record)
+        quota = self._reserve(user, record)
+        return self._stream(request, record, quota)
 
-    def _stream(self, user: User, request: ImprovementRequest, record: PromptRecord) -> Iterator[str | Generated]:
+    def _stream(self, request: ImprovementRequest, record: PromptRecord,
+                quota: QuotaStatus) -> Iterator[str | Generated]:
         started = time.perf_counter()
         result: Improvement | None = None
         try:
@@ -276,7 +281,7 @@ class Prompts:
             self._release(record, started, exc)
             _reraise(exc)
         self._finish(record, started, result, None)
-        yield Generated(record, self.quota(user))
+        yield Generated(record, quota)
 
     # -- history ---------------------------------------------------------------------------
 

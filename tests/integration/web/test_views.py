@@ -53,7 +53,8 @@ def test_validation_errors_show_next_to_their_field(app_and_container):
                                        "password": "short"})
     assert r.status_code == 422
     page = text(r)
-    assert re.search(r'id="email"[^>]*aria-invalid="true"', page) or re.search(r'aria-invalid="true"[^>]*id="email"', page)
+    assert (re.search(r'id="email"[^>]*aria-invalid="true"', page)
+            or re.search(r'aria-invalid="true"[^>]*id="email"', page))
     assert 'id="email-error"' in page and "Enter a valid e-mail address." in page
     r = client.post("/register", data={"csrf_token": token(client, "/register"), "email": "ok@example.com",
                                        "password": "short"}, headers={"Accept-Language": "ru"})
