@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 from typing import Iterator
 
 import pytest
@@ -54,15 +55,14 @@ def postgres_server_url() -> str:
     return os.environ.get("PROMPTCORE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
-@pytest.fixture
-def postgres_url(postgres_server_url) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
-    try:
-        import psycopg
-    except ImportError:  # pragma: no cover
-        pytest.fail("psycopg is not installed")
-    admin_dsn = postgres_server_url.replace("postgresql+psycopg://", "postgresql://")
-    name = f"promptcore_test_{uuid.uuid4().hex[:12]}"
+@contextmanager
+def fresh_postgres_database(server_url: str, prefix: str = "promptcore_test") -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped afterwards. Fails instead of skipping when
+    PROMPTCORE_REQUIRE_POSTGRES is set."""
+    import psycopg
+
+    admin_dsn = server_url.replace("postgresql+psycopg://", "postgresql://")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     try:
         with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=3) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
@@ -70,10 +70,19 @@ def postgres_url(postgres_server_url) -> Iterator[str]:
         if required("PROMPTCORE_REQUIRE_POSTGRES"):
             pytest.fail(f"PostgreSQL is required but unreachable: {exc}")
         pytest.skip(f"PostgreSQL unreachable: {exc}")
-    base, _, _ = postgres_server_url.rpartition("/")
-    yield f"{base}/{name}"
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    base, _, _ = server_url.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(admin_dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test."""
+    with fresh_postgres_database(postgres_server_url) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -70,7 +70,8 @@ class Container(containers.DeclarativeContainer):
     mail_templates = providers.ThreadSafeSingleton(JinjaMailTemplates)
     mailer = providers.Selector(
         providers.Callable(_mailer_kind, settings),
-        smtp=providers.ThreadSafeSingleton(SmtpMailer, url=settings.provided.smtp_url, sender=settings.provided.mail_from),
+        smtp=providers.ThreadSafeSingleton(SmtpMailer, url=settings.provided.smtp_url,
+                                           sender=settings.provided.mail_from),
         mailbox=providers.ThreadSafeSingleton(MailboxMailer),
     )
     improver = providers.Selector(

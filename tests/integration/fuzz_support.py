@@ -3,42 +3,17 @@ the OpenRouter stand-in upstream, and a fuzzed administrator whose bearer token 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import pytest
-
-from tests.conftest import build_test_app, make_settings, required
+from tests.conftest import build_test_app, make_settings
 from tests.integration.openrouter_standin import OpenRouterStandin
 
 EMAIL = "fuzz-admin@example.com"
 PASSWORD = "fuzzing horse battery staple"
 HIGH_LIMIT = 100_000
 MODELS = ["openai/gpt-4o-mini", "anthropic/claude-3.5-haiku"]
-
-
-@contextmanager
-def fresh_postgres_database(server_url: str, prefix: str) -> Iterator[str]:
-    """A new, empty database for a whole module (conftest's `postgres_url` is per test)."""
-    import psycopg
-
-    admin_dsn = server_url.replace("postgresql+psycopg://", "postgresql://")
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    try:
-        with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as exc:
-        if required("PROMPTCORE_REQUIRE_POSTGRES"):
-            pytest.fail(f"PostgreSQL is required but unreachable: {exc}")
-        pytest.skip(f"PostgreSQL unreachable: {exc}")
-    base, _, _ = server_url.rpartition("/")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(admin_dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @dataclass

@@ -45,11 +45,10 @@ from schemathesis.specs.openapi.checks import (
 
 from promptcore.domain.catalogue import STYLES
 from promptcore.domain.prompts import FEEDBACK_MAX
-from tests.conftest import make_settings
+from tests.conftest import fresh_postgres_database, make_settings
 from tests.integration.fuzz_support import (
     MODELS,
     FuzzedApp,
-    fresh_postgres_database,
     fuzzed_app,
 )
 

@@ -28,11 +28,11 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from promptcore.domain.catalogue import STYLES
+from tests.conftest import fresh_postgres_database
 from tests.integration.fuzz_support import (
     EMAIL,
     MODELS,
     PASSWORD,
-    fresh_postgres_database,
     fuzzed_app,
 )
 
