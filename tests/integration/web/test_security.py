@@ -168,3 +168,31 @@ def test_another_users_history_is_invisible(app_and_container):
     assert "my secret plan" not in other.get("/history/export?format=csv").get_data(as_text=True)
     assert "my secret plan" not in other.get("/history/export?format=json").get_data(as_text=True)
     assert "my secret plan" in owner.get(f"/history/{record}").get_data(as_text=True)
+
+
+def test_every_page_form_refuses_a_missing_csrf_token(app_and_container):
+    """Enumerates the routes, so a form added later is covered without editing this test."""
+    app, container = app_and_container
+    confirmed_user(container, "every-form@example.com")
+    client = signed_in_client(app, "every-form@example.com")
+    posts = sorted({re.sub(r"<[^>]+>", "1", rule.rule) for rule in app.url_map.iter_rules()
+                    if "POST" in rule.methods and not rule.rule.startswith("/api/")})
+    assert len(posts) >= 15, posts
+    for path in posts:
+        r = client.post(path, data={"email": "x@example.com", "password": PASSWORD, "name": "Mallory"})
+        assert r.status_code == 400, (path, r.status_code)
+    assert container.accounts().get_profile(
+        container.accounts().authenticate("every-form@example.com", PASSWORD).id).name is None
+
+
+def test_a_hostile_name_is_shown_as_text(app_and_container):
+    app, container = app_and_container
+    uid = confirmed_user(container, "name@example.com")
+    container.accounts().update_profile(uid, name=SCRIPT)
+    container.accounts().create_admin("boss@example.com", PASSWORD)
+    admin = signed_in_client(app, "boss@example.com")
+    user = signed_in_client(app, "name@example.com")
+    for client, path in ((user, "/account"), (user, "/app"), (admin, "/admin"), (admin, "/admin?q=name")):
+        html = client.get(path).get_data(as_text=True)
+        assert SCRIPT not in html, path
+    assert "&lt;script&gt;window.pwned=1&lt;/script&gt;" in admin.get("/admin?q=name").get_data(as_text=True)
