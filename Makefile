@@ -57,7 +57,7 @@ fuzz: $(STAMP)
 
 # Benchmark (issue 5 T1-T4): PostgreSQL on 127.0.0.1:5432 (user postgres); a scratch database is
 # created and dropped. Figures in artifacts/bench/results.{json,png}. More: python -m bench.run --help,
-# e.g. make bench BENCH_ARGS="--only T1,T2 --runs 3 --workers 4 --threads 64".
+# e.g. make bench BENCH_ARGS="--only T1,T2 --runs 3 --workers 3 --threads 200".
 bench: $(STAMP)
 	@$(BIN)/python -c "import matplotlib" 2>/dev/null || $(BIN)/pip install --quiet 'matplotlib>=3.7,<4'
 	$(BIN)/python -m bench.run $(BENCH_ARGS)

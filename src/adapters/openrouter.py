@@ -37,7 +37,7 @@ from promptcore.ports import PromptImprover
 logger = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-POOL_MAXSIZE = 64
+POOL_MAXSIZE = 256  # kept connections; one per request thread that may call at once
 CONNECT_TIMEOUT_CAP = 10.0  # a black-holed connect must leave time for another attempt
 MIN_ATTEMPT_SECONDS = 0.05  # do not start an attempt with less time than this left
 MAX_BODY_BYTES = 4 * 1024 * 1024

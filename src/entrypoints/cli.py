@@ -111,8 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serve the web UI and the API")
     p.add_argument("--host", default=os.environ.get("PROMPTCORE_HOST", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("PROMPTCORE_PORT", "8000")))
-    p.add_argument("--workers", type=int, default=int(os.environ.get("PROMPTCORE_WORKERS", "2")))
-    p.add_argument("--threads", type=int, default=int(os.environ.get("PROMPTCORE_THREADS", "32")))
+    # Measured (make bench, T2): a keep-alive connection stays on the worker that accepted it
+    # and accepts are uneven, so each worker needs about as many threads as open connections.
+    p.add_argument("--workers", type=int, default=int(os.environ.get("PROMPTCORE_WORKERS", "3")))
+    p.add_argument("--threads", type=int, default=int(os.environ.get("PROMPTCORE_THREADS", "200")))
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("worker", help="deliver queued e-mail until stopped")

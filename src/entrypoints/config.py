@@ -36,6 +36,7 @@ class Settings:
     llm_timeout: float = 60.0
     ratelimit_storage_url: str = "memory://"
     auth_rate_limit: str = "30/minute"
+    db_pool_size: int = 20
     log_format: str = "text"
     log_level: str = "INFO"
     sentry_dsn: str | None = field(default=None, repr=False)
@@ -222,6 +223,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         llm_timeout=timeout,
         ratelimit_storage_url=storage,
         auth_rate_limit=auth_limit,
+        db_pool_size=_int(env, "PROMPTCORE_DB_POOL_SIZE", 20, 1, 500),
         log_format=log_format,
         log_level=log_level,
         sentry_dsn=sentry_dsn,

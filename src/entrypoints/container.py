@@ -61,7 +61,8 @@ class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
 
     clock = providers.ThreadSafeSingleton(SystemClock)
-    engine = providers.ThreadSafeSingleton(build_engine, url=settings.provided.database_url)
+    engine = providers.ThreadSafeSingleton(build_engine, url=settings.provided.database_url,
+                                           pool_size=settings.provided.db_pool_size)
     uow = providers.Factory(SqlUnitOfWork, engine=engine)
 
     hasher = providers.ThreadSafeSingleton(Argon2PasswordHasher)

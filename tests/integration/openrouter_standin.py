@@ -383,6 +383,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else each answer waits ~40 ms for the client's delayed ACK
     server: _Server
     timeout = 120  # idle keep-alive connections are dropped after this
 

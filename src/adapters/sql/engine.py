@@ -8,7 +8,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 
-def build_engine(url: str, pool_size: int = 10, echo: bool = False) -> Engine:
+def build_engine(url: str, pool_size: int = 20, echo: bool = False) -> Engine:
     """An engine with the settings each backend needs.
 
     SQLite: every transaction starts with ``BEGIN IMMEDIATE`` so read-then-write use cases
@@ -49,7 +49,7 @@ def build_engine(url: str, pool_size: int = 10, echo: bool = False) -> Engine:
         echo=echo,
         pool_pre_ping=True,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=max(2, pool_size // 4),
         pool_timeout=10,
         connect_args={"connect_timeout": 5},
     )
