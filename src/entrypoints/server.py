@@ -69,7 +69,10 @@ def serve(container: Container, host: str, port: int, workers: int, threads: int
         container.admin()
         return app
 
-    def when_ready(_server) -> None:
+    def post_worker_init(_worker) -> None:
+        # Development delivers mail in-process. The thread starts in each worker after the
+        # fork: a thread running in the master while it forks could leave a database lock
+        # held forever in the child. Several workers delivering at once is safe (leases).
         if settings.is_development:
             from .worker import start_background_worker
 
@@ -93,7 +96,7 @@ def serve(container: Container, host: str, port: int, workers: int, threads: int
         "graceful_timeout": int(settings.llm_timeout + 10),
         "keepalive": 5,
         "accesslog": None,
-        "when_ready": when_ready,
+        "post_worker_init": post_worker_init,
         "post_fork": post_fork,
         "child_exit": child_exit,
     }
