@@ -21,7 +21,7 @@ access_log = logging.getLogger("promptcore.access")
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = _request_id.get()
+        record.request_id = _request_id.get() or "-"
         return True
 
 
@@ -39,7 +39,7 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         rid = getattr(record, "request_id", None)
-        if rid:
+        if rid and rid != "-":
             entry["request_id"] = rid
         for key in self.EXTRAS:
             if hasattr(record, key):
