@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
 
@@ -379,4 +379,4 @@ def outbox_messages(store: FakeStore) -> list[MailMessage]:
     return [r["message"] for r in sorted(store.outbox.values(), key=lambda r: r["id"])]
 
 
-__all__ = [name for name in dir() if name.startswith(("Fake", "sample_", "outbox_"))] + ["replace"]
+__all__ = [name for name in dir() if name.startswith(("Fake", "sample_", "outbox_"))]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -85,7 +85,6 @@ class PromptRecord:
     error: str | None = None
     id: int | None = None
     created_at: datetime | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def clean_prompt(raw: Any, max_chars: int) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -172,9 +172,6 @@ class User:
 
     def confirm_email(self) -> None:
         self.is_email_confirmed = True
-
-    def with_changes(self, **changes: Any) -> "User":
-        return replace(self, **changes)
 
 
 def validate_daily_limit(value: int) -> int:
