@@ -27,6 +27,7 @@ def make_settings(tmp_path, **overrides: str) -> Settings:
         "PROMPTCORE_SECRET_KEY": "s" * 40,
         "PROMPTCORE_BASE_URL": "http://promptcore.test",
         "PROMPTCORE_AUTH_RATE_LIMIT": "10000/minute",
+        "PROMPTCORE_MAIL_RATE_LIMIT": "10000/minute",
         "PROMPTCORE_LLM": "offline",
     }
     env.update(overrides)

@@ -69,6 +69,7 @@ def create_app(container: Container | None = None, settings: Settings | None = N
         },
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_url,
         PROMPTCORE_AUTH_RATE_LIMIT=settings.auth_rate_limit,
+        PROMPTCORE_MAIL_RATE_LIMIT=settings.mail_rate_limit,
     )
     app.extensions["promptcore"] = container
 

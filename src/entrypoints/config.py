@@ -36,6 +36,7 @@ class Settings:
     llm_timeout: float = 60.0
     ratelimit_storage_url: str = "memory://"
     auth_rate_limit: str = "30/minute"
+    mail_rate_limit: str = "300/minute"
     db_pool_size: int = 20
     log_format: str = "text"
     log_level: str = "INFO"
@@ -81,6 +82,17 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
     if not low <= value <= high:
         raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _rate_limit(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name) or default
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(f"{name} must look like {default}, got {value!r}") from None
     return value
 
 
@@ -181,15 +193,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if "://" not in storage:
         raise ConfigError("PROMPTCORE_RATELIMIT_STORAGE_URL must be a URL such as memory:// or redis://host:6379")
 
-    auth_limit = env.get("PROMPTCORE_AUTH_RATE_LIMIT") or "30/minute"
-    try:
-        from limits import parse_many
-
-        parse_many(auth_limit)
-    except ImportError:  # pragma: no cover
-        pass
-    except ValueError:
-        raise ConfigError(f"PROMPTCORE_AUTH_RATE_LIMIT must look like 30/minute, got {auth_limit!r}") from None
+    auth_limit = _rate_limit(env, "PROMPTCORE_AUTH_RATE_LIMIT", "30/minute")
+    mail_limit = _rate_limit(env, "PROMPTCORE_MAIL_RATE_LIMIT", "300/minute")
 
     log_format = env.get("PROMPTCORE_LOG_FORMAT") or ("json" if name == "production" else "text")
     if log_format not in ("json", "text"):
@@ -223,6 +228,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         llm_timeout=timeout,
         ratelimit_storage_url=storage,
         auth_rate_limit=auth_limit,
+        mail_rate_limit=mail_limit,
         db_pool_size=_int(env, "PROMPTCORE_DB_POOL_SIZE", 20, 1, 500),
         log_format=log_format,
         log_level=log_level,

@@ -22,6 +22,7 @@ def live_server(env: dict[str, str], workers: int = 3, threads: int = 8, cwd: st
     port = free_port()
     metrics_dir = tempfile.mkdtemp(prefix=f"promptcore-metrics-{port}-")
     full_env = {**os.environ, "PROMPTCORE_SECRET_KEY": "l" * 40, "PROMPTCORE_AUTH_RATE_LIMIT": "10000/minute",
+                "PROMPTCORE_MAIL_RATE_LIMIT": "10000/minute",
                 "PROMETHEUS_MULTIPROC_DIR": metrics_dir, **env}
     exe = os.path.join(os.path.dirname(sys.executable), "promptcore")
     log_path = os.path.join(cwd or ".", f"server-{port}.log")

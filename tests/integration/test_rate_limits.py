@@ -10,6 +10,7 @@ from tests.conftest import required
 from tests.integration.live import live_server
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
+PW = "correct horse battery"
 
 
 @pytest.fixture
@@ -26,17 +27,33 @@ def redis_db():
     client.flushdb()
 
 
-def test_auth_limit_is_shared_across_processes(tmp_path, redis_db):
+def post(base: str, path: str, body: dict) -> requests.Response:
+    # a new connection each time, so the requests spread over the worker processes
+    return requests.post(f"{base}{path}", json=body, headers={"Connection": "close"}, timeout=10)
+
+
+def test_limits_are_shared_across_processes(tmp_path, redis_db):
     env = {"PROMPTCORE_ENV": "test", "PROMPTCORE_VAR_DIR": str(tmp_path),
            "PROMPTCORE_DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite",
-           "PROMPTCORE_RATELIMIT_STORAGE_URL": REDIS_URL, "PROMPTCORE_AUTH_RATE_LIMIT": "5/minute"}
+           "PROMPTCORE_RATELIMIT_STORAGE_URL": REDIS_URL,
+           "PROMPTCORE_AUTH_RATE_LIMIT": "4/minute", "PROMPTCORE_MAIL_RATE_LIMIT": "6/minute"}
     with live_server(env, workers=3, threads=4, cwd=str(tmp_path)) as base:
-        codes = []
-        for i in range(8):
-            r = requests.post(f"{base}/api/v1/auth/forgot-password", json={"email": f"u{i}@example.com"},
-                              headers={"Connection": "close"}, timeout=10)
-            codes.append(r.status_code)
-        assert codes == [202] * 5 + [429] * 3
-        assert r.json()["error"] == "rate_limited" and int(r.headers["Retry-After"]) > 0
+        assert post(base, "/api/v1/auth/register", {"email": "ada@example.com", "password": PW}).status_code == 202
+
+        # successful sign-ins never count against the per-IP limit
+        for _ in range(6):
+            assert post(base, "/api/v1/auth/login", {"email": "ada@example.com", "password": PW}).status_code == 200
+        # failed ones do, whoever they are for
+        codes = [post(base, "/api/v1/auth/login", {"email": f"u{i}@example.com", "password": PW}).status_code
+                 for i in range(6)]
+        assert codes == [401] * 4 + [429] * 2
+        blocked = post(base, "/api/v1/auth/login", {"email": "ada@example.com", "password": PW})
+        assert blocked.status_code == 429 and blocked.json()["error"] == "rate_limited"
+        assert int(blocked.headers["Retry-After"]) > 0
+
+        # mail-sending endpoints count every request (one registration above)
+        codes = [post(base, "/api/v1/auth/forgot-password", {"email": f"u{i}@example.com"}).status_code
+                 for i in range(7)]
+        assert codes == [202] * 5 + [429] * 2
         assert requests.get(f"{base}/healthz", timeout=5).status_code == 200, "other endpoints are not limited"
     assert redis_db.dbsize() > 0

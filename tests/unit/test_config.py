@@ -38,6 +38,7 @@ def test_production_accepts_a_complete_configuration():
     ({"PROMPTCORE_BASE_URL": "ftp://x"}, "PROMPTCORE_BASE_URL"),
     ({"PROMPTCORE_LOG_FORMAT": "xml"}, "PROMPTCORE_LOG_FORMAT"),
     ({"PROMPTCORE_AUTH_RATE_LIMIT": "lots"}, "PROMPTCORE_AUTH_RATE_LIMIT"),
+    ({"PROMPTCORE_MAIL_RATE_LIMIT": "5 per never"}, "PROMPTCORE_MAIL_RATE_LIMIT"),
 ])
 def test_bad_production_settings_name_the_variable(change, variable):
     with pytest.raises(ConfigError) as info:

@@ -10,7 +10,7 @@ from promptcore.domain.users import User
 from promptcore.services.accounts import InvalidRefreshToken, TokenPair
 
 from ..deps import services
-from ..limits import auth_limit
+from ..limits import mail_limit, signin_limit
 from .auth import BEARER, current_user, login_required
 from .parsing import Blueprint
 from .schemas import (
@@ -69,7 +69,7 @@ def _no_store(response):
 
 @blp.route("/auth/register")
 class Register(MethodView):
-    decorators = [auth_limit]
+    decorators = [mail_limit]
 
     @blp.arguments(RegisterIn)
     @blp.response(202, AcceptedOut)
@@ -102,7 +102,7 @@ class ConfirmEmailChange(MethodView):
 
 @blp.route("/auth/resend-confirmation")
 class ResendConfirmation(MethodView):
-    decorators = [auth_limit]
+    decorators = [mail_limit]
 
     @blp.arguments(EmailIn)
     @blp.response(202, AcceptedOut)
@@ -123,7 +123,7 @@ def _oauth_error(status: int, error: str, description: str, headers: dict | None
 
 @blp.route("/auth/token")
 class Token(MethodView):
-    decorators = [auth_limit]
+    decorators = [signin_limit]
 
     @blp.arguments(TokenFormIn, location="form")
     @blp.response(200, TokenPairOut)
@@ -162,7 +162,7 @@ class Token(MethodView):
 
 @blp.route("/auth/login")
 class Login(MethodView):
-    decorators = [auth_limit]
+    decorators = [signin_limit]
 
     @blp.arguments(LoginIn)
     @blp.response(200, TokenPairOut)
@@ -195,7 +195,7 @@ class Logout(MethodView):
 
 @blp.route("/auth/forgot-password")
 class ForgotPassword(MethodView):
-    decorators = [auth_limit]
+    decorators = [mail_limit]
 
     @blp.arguments(EmailIn)
     @blp.response(202, AcceptedOut)
@@ -208,7 +208,7 @@ class ForgotPassword(MethodView):
 
 @blp.route("/auth/reset-password")
 class ResetPassword(MethodView):
-    decorators = [auth_limit]
+    decorators = [mail_limit]
 
     @blp.arguments(ResetPasswordIn)
     @blp.response(204)

@@ -16,7 +16,7 @@ from promptcore.domain.errors import (
 )
 
 from ..deps import services
-from ..limits import _auth_limit_value, limiter
+from ..limits import mail_limit, signin_limit
 from .forms import (
     ForgotForm,
     LoginForm,
@@ -31,11 +31,10 @@ from .session import current_user, safe_next, sign_in, sign_out
 from .views import bp
 
 # The per-IP limit of the API's credential endpoints, shared, on the POSTs of these pages.
-auth_limit = limiter.shared_limit(_auth_limit_value, scope="auth", methods=["POST"])
 
 
 @bp.route("/register", methods=["GET", "POST"])
-@auth_limit
+@mail_limit
 def register():
     form = RegisterForm()
     if request.method == "POST" and form.validate():
@@ -51,7 +50,7 @@ def register():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@auth_limit
+@signin_limit
 def login():
     form = LoginForm()
     if request.method == "GET":
@@ -89,7 +88,7 @@ def logout():
 
 
 @bp.post("/resend-confirmation")
-@auth_limit
+@mail_limit
 def resend_confirmation():
     user = current_user()
     email = user.email if user is not None else (request.form.get("email") or "")
@@ -104,7 +103,7 @@ def resend_confirmation():
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
-@auth_limit
+@mail_limit
 def forgot_password():
     form = ForgotForm()
     if request.method == "POST" and form.validate():
@@ -122,7 +121,7 @@ def forgot_password():
 
 
 @bp.route("/reset-password", methods=["GET", "POST"])
-@auth_limit
+@mail_limit
 def reset_password():
     form = ResetForm()
     if request.method == "GET":
