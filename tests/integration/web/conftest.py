@@ -15,7 +15,9 @@ import pytest
 from tests.conftest import required
 from tests.integration.live import live_server
 
-CHROMIUM = "/usr/bin/chromium"
+# Debian's Chromium by default; PROMPTCORE_CHROMIUM=playwright uses a browser installed by
+# `playwright install` (hosts that can download it, such as GitHub's runners).
+CHROMIUM = os.environ.get("PROMPTCORE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ROOT = Path(__file__).resolve().parents[3]
@@ -24,7 +26,7 @@ PASSWORD = "correct horse battery"
 
 
 def _need_browser() -> None:
-    if not os.path.exists(CHROMIUM):
+    if CHROMIUM != "playwright" and not os.path.exists(CHROMIUM):
         message = f"{CHROMIUM} is missing (install it with `make browser`)"
         if required("PROMPTCORE_REQUIRE_BROWSER"):
             pytest.fail(message)
@@ -37,7 +39,8 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        executable = {} if CHROMIUM == "playwright" else {"executable_path": CHROMIUM}
+        chromium = playwright.chromium.launch(headless=True, args=CHROMIUM_ARGS, **executable)
         yield chromium
         chromium.close()
 
