@@ -127,6 +127,11 @@ class _Generate(MethodView):
     @blp.alt_response(422, schema=ErrorOut, description="validation_error or prompt_rejected")
     @blp.alt_response(429, schema=ErrorOut, description="quota_exceeded, with Retry-After")
     @blp.alt_response(503, schema=ErrorOut, description="llm_unavailable")
+    @blp.alt_response(
+        200, content_type="text/event-stream", success=True,
+        description=("With `Accept: text/event-stream`: `event: delta` with `{\"text\"}` as the model "
+                     "writes, then `event: done` with the record, or `event: error` with the error body."),
+        example='event: delta\ndata: {"text": "You are"}\n\nevent: done\ndata: {"id": 1, "status": "succeeded"}\n\n')
     def post(self, data):
         """Improve a prompt. With `Accept: text/event-stream` the answer streams: `delta` events with
         `{"text"}`, then `done` (the record) or `error` (the error body). The quota unit is
