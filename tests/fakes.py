@@ -213,12 +213,13 @@ class FakePromptRepository(PromptRepository):
     def finish(self, record: PromptRecord) -> None:
         self.s.prompts[record.id] = copy.deepcopy(record)
 
-    def counted_times(self, user_id: int, since: datetime, stale_before: datetime, limit: int) -> list[datetime]:
+    def quota_usage(self, user_id: int, since: datetime, stale_before: datetime, limit: int):
         times = [r.created_at for r in self.s.prompts.values()
                  if r.user_id == user_id and r.created_at >= since and (
                      r.status is RecordStatus.SUCCEEDED
                      or (r.status is RecordStatus.PENDING and r.created_at >= stale_before))]
-        return sorted(times, reverse=True)[:max(limit, 0)]
+        newest = sorted(times, reverse=True)[:max(limit, 0)]
+        return len(newest), (min(newest) if newest else None)
 
     def count_success(self, user_id: int, at: datetime, style: str) -> None:
         key = (user_id, at.date().isoformat(), style)

@@ -121,11 +121,12 @@ class PromptRepository(ABC):
     def finish(self, record: PromptRecord) -> None:
         """Store the outcome (status, text, model, usage, latency) of a pending record."""
     @abstractmethod
-    def counted_times(self, user_id: int, since: datetime, stale_before: datetime, limit: int) -> list[datetime]:
-        """Creation times, newest first and at most ``limit``, of the records since ``since``
-        that count against the quota: succeeded ones, and pending ones created at or after
-        ``stale_before``; deleted records included. The ``limit`` newest are all the quota
-        arithmetic needs, so the cost does not grow with history."""
+    def quota_usage(self, user_id: int, since: datetime, stale_before: datetime,
+                    limit: int) -> tuple[int, datetime | None]:
+        """Of the records created at or after ``since`` that count against the quota
+        (succeeded ones, and pending ones created at or after ``stale_before``; deleted ones
+        included), take the newest ``limit``: their number and the oldest creation time among
+        them. That is all the quota arithmetic needs (QuotaPolicy.status_of)."""
     @abstractmethod
     def count_success(self, user_id: int, at: datetime, style: str) -> None:
         """Add one to the per-day, per-style usage counters behind the stats."""

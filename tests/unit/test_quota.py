@@ -87,3 +87,28 @@ def test_limit_reached_exactly(now, limit):
     status = QuotaPolicy().status(limit, times, now)
     assert status.exhausted and status.used == limit
     assert status.resets_at == min(times) + DAY
+
+
+@given(moments, zones, st.sampled_from(list(QuotaWindow)),
+       st.lists(st.integers(0, 30 * 3600), max_size=15), st.integers(1, 8))
+def test_the_constant_cost_summary_gives_the_same_quota(now, zone, window, ages, limit):
+    """What the database hands back (the newest `limit` units: their number and the oldest
+    of them) is enough: status_of agrees with the full computation whenever the user is
+    within the limit, and at the limit on remaining and resets_at."""
+    policy = QuotaPolicy(window, zone)
+    start = policy.window_start(now)
+    times = [now - timedelta(seconds=a) for a in ages]
+    in_window = sorted((t for t in times if start <= t <= now), reverse=True)
+    newest = in_window[:limit]
+    full = policy.status(limit, times, now)
+    summary = policy.status_of(limit, len(newest), min(newest) if newest else None, now)
+    assert summary.remaining == full.remaining
+    assert summary.resets_at == full.resets_at
+    assert summary.used == min(full.used, limit)
+    assert summary.exhausted == full.exhausted
+
+
+def test_a_zero_limit_is_always_exhausted_and_never_resets():
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    status = QuotaPolicy().status_of(0, 0, None, now)
+    assert status.exhausted and status.resets_at is None and status.retry_after(now) == 24 * 3600

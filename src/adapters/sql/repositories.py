@@ -271,16 +271,17 @@ class SqlPromptRepository(PromptRepository):
             status=record.status.value, generated_prompt=record.generated_prompt, model=record.model,
             latency_ms=record.latency_ms, usage=record.usage, error=record.error))
 
-    def counted_times(self, user_id: int, since: datetime, stale_before: datetime, limit: int) -> list[datetime]:
+    def quota_usage(self, user_id: int, since: datetime, stale_before: datetime,
+                    limit: int) -> tuple[int, datetime | None]:
         if limit <= 0:
-            return []
+            return 0, None
         pr = t.prompt_requests
         counted = or_(pr.c.status == RecordStatus.SUCCEEDED.value,
                       and_(pr.c.status == RecordStatus.PENDING.value, pr.c.created_at >= stale_before))
-        rows = self._c.execute(select(pr.c.created_at).where(
-            pr.c.user_id == user_id, pr.c.created_at >= since, counted)
-            .order_by(pr.c.created_at.desc()).limit(limit))
-        return [r.created_at for r in rows]
+        newest = (select(pr.c.created_at).where(pr.c.user_id == user_id, pr.c.created_at >= since, counted)
+                  .order_by(pr.c.created_at.desc()).limit(limit).subquery())
+        used, oldest = self._c.execute(select(func.count(), func.min(newest.c.created_at))).one()
+        return int(used), oldest
 
     def count_success(self, user_id: int, at: datetime, style: str) -> None:
         uc = t.usage_counters

@@ -100,6 +100,22 @@ class QuotaPolicy:
             resets_at = times[0] + DAY
         return QuotaStatus(used, limit, remaining, resets_at, self.window.value)
 
+    def status_of(self, limit: int, used: int, oldest: datetime | None, now: datetime) -> QuotaStatus:
+        """The same quota from a summary that costs O(1) to keep: ``used`` is the number of
+        units in the window counted up to ``limit``, ``oldest`` the oldest of the newest
+        ``min(used, limit)`` of them. Below the limit that is the oldest unit, the next to
+        free up; at the limit it is the one that must expire before a unit is free again."""
+        _require_aware(now)
+        used = min(used, max(limit, 0))
+        remaining = max(0, limit - used)
+        if not used:
+            resets_at = None
+        elif self.window is QuotaWindow.CALENDAR:
+            resets_at = self.next_midnight(now)
+        else:
+            resets_at = oldest + DAY if oldest is not None else None
+        return QuotaStatus(used, limit, remaining, resets_at, self.window.value)
+
 
 def _require_aware(moment: datetime) -> None:
     if moment.tzinfo is None:

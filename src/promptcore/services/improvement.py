@@ -158,12 +158,13 @@ class Prompts:
 
     # -- quota -----------------------------------------------------------------------------
 
-    def _counted(self, uow: UnitOfWork, user: User, now: datetime) -> list[datetime]:
-        return uow.prompts.counted_times(user.id, self._policy.window_start(now),
-                                         self._policy.stale_before(now), max(user.daily_limit, 0))
+    def _usage(self, uow: UnitOfWork, user: User, now: datetime) -> tuple[int, datetime | None]:
+        return uow.prompts.quota_usage(user.id, self._policy.window_start(now),
+                                       self._policy.stale_before(now), max(user.daily_limit, 0))
 
     def _quota(self, uow: UnitOfWork, user: User, now: datetime) -> QuotaStatus:
-        return self._policy.status(user.daily_limit, self._counted(uow, user, now), now)
+        used, oldest = self._usage(uow, user, now)
+        return self._policy.status_of(user.daily_limit, used, oldest, now)
 
     def quota(self, user: User) -> QuotaStatus:
         with self._uow() as uow:
@@ -206,8 +207,8 @@ class Prompts:
             if locked is None or not locked.is_active:
                 raise NotFound("The account no longer exists.")
             now = self._clock.now()
-            counted = self._counted(uow, locked, now)
-            status = self._policy.status(locked.daily_limit, counted, now)
+            used, oldest = self._usage(uow, locked, now)
+            status = self._policy.status_of(locked.daily_limit, used, oldest, now)
             if status.exhausted:
                 if self._on_quota_exceeded is not None:
                     self._on_quota_exceeded()
@@ -216,7 +217,8 @@ class Prompts:
             record.status = RecordStatus.PENDING
             uow.prompts.add(record)
             uow.commit()
-        return self._policy.status(locked.daily_limit, [*counted, now], now)
+        # with this unit counted: one more, and the oldest unless there was none
+        return self._policy.status_of(locked.daily_limit, used + 1, oldest or now, now)
 
     def _finish(self, record: PromptRecord, started: float, result: Improvement | None,
                 error: BaseException | None) -> None:
