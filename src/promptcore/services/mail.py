@@ -12,9 +12,14 @@ from ..ports import Clock, Mailer, UnitOfWork
 LEASE = timedelta(minutes=5)
 
 
+MAX_RETRY_DELAY = 60
+
+
 def retry_delay(attempts: int) -> timedelta:
-    """Exponential backoff: 10 s, 20 s, 40 s ... capped at one hour."""
-    return timedelta(seconds=min(3600, 10 * 2 ** max(0, attempts - 1)))
+    """Exponential backoff: 5 s, 10 s, 20 s, 40 s, then every minute. The cap keeps a mail
+    from waiting long once the server is back; a retry against a server that is down costs
+    one refused connection."""
+    return timedelta(seconds=min(MAX_RETRY_DELAY, 5 * 2 ** min(max(0, attempts - 1), 10)))
 
 
 @dataclass(frozen=True)
