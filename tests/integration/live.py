@@ -16,6 +16,30 @@ import requests
 
 from tests.integration.smtp_server import free_port
 
+_MASTERS: dict[str, int] = {}
+
+
+def kill_workers(base: str) -> int:
+    """SIGKILL every worker of the server at ``base`` (the master starts new ones); returns how many."""
+    master = _MASTERS[base]
+    killed = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        # The fourth field, after the parenthesised command name, is the parent pid.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == master:
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
+    return killed
+
 
 @contextmanager
 def live_server(env: dict[str, str], workers: int = 3, threads: int = 8, cwd: str | None = None) -> Iterator[str]:
@@ -44,8 +68,10 @@ def live_server(env: dict[str, str], workers: int = 3, threads: int = 8, cwd: st
             if time.monotonic() > deadline:
                 raise RuntimeError(f"server did not start: {open(log_path).read()[-2000:]}")
             time.sleep(0.1)
+        _MASTERS[base] = proc.pid
         yield base
     finally:
+        _MASTERS.pop(base, None)
         os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=15)

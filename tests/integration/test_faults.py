@@ -3,8 +3,6 @@ misbehaves, a worker process dies mid-generation. Nothing is lost and the app re
 
 from __future__ import annotations
 
-import os
-import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +17,7 @@ from adapters.sql.engine import build_engine
 from entrypoints.worker import run_worker
 from tests.conftest import build_test_app, make_settings
 from tests.integration import openrouter_standin as so
-from tests.integration.live import live_server
+from tests.integration.live import kill_workers, live_server
 from tests.integration.openrouter_standin import OpenRouterStandin
 from tests.integration.smtp_server import SmtpSink, free_port
 
@@ -205,8 +203,9 @@ def test_a_worker_killed_mid_generation_leaves_a_reservation_that_expires(tmp_pa
             assert upstream.count == 1, "the generation reached the model"
             stats = requests.get(f"{base}/api/v1/stats", headers=auth, timeout=10).json()
             assert stats["quota"]["used"] == 1, "the reservation counts while the call may still be running"
-            _kill_workers(tmp_path)
-            pending.join(60)
+            assert kill_workers(base) == 1
+            pending.join(10)
+            assert not pending.is_alive(), "the killed worker's request ended with it"
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline:
                 try:
@@ -234,16 +233,3 @@ def _swallow(call) -> None:
         call()
     except requests.RequestException:
         pass
-
-
-def _kill_workers(tmp_path) -> None:
-    """SIGKILL every gunicorn worker (children of the master); the master starts new ones."""
-    import subprocess
-
-    out = subprocess.run(["ps", "-eo", "pid,ppid,args"], capture_output=True, text=True).stdout
-    masters = [line.split()[0] for line in out.splitlines()[1:] if "promptcore serve" in line and str(tmp_path) in
-               open(f"/proc/{line.split()[0]}/environ", "rb").read().decode(errors="ignore")]
-    for line in out.splitlines()[1:]:
-        pid, ppid = line.split()[:2]
-        if ppid in masters:
-            os.kill(int(pid), signal.SIGKILL)
