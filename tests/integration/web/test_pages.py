@@ -106,3 +106,21 @@ def test_the_generator_works_without_javascript(browser, site):
     page.get_by_role("button", name="RU", exact=True).click()
     assert page.locator("html").get_attribute("lang") == "ru"
     context.close()
+
+
+LIGHT_BG, DARK_BG = "rgb(246, 247, 251)", "rgb(14, 17, 32)"
+
+
+@pytest.mark.parametrize(("theme", "scheme", "background"), [
+    ("system", "light", LIGHT_BG), ("system", "dark", DARK_BG),
+    ("light", "dark", LIGHT_BG), ("dark", "light", DARK_BG),
+])
+def test_the_theme_choice_decides_the_palette(browser, site, theme, scheme, background):
+    """"system" follows the device's colour scheme; "light" and "dark" override it."""
+    context = browser.new_context(base_url=site, color_scheme=scheme)
+    context.add_cookies([{"name": "promptcore_theme", "value": theme, "url": site}])
+    page = context.new_page()
+    page.goto("/")
+    assert page.locator("html").get_attribute("data-theme") == theme
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == background
+    context.close()
