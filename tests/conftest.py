@@ -51,6 +51,20 @@ def build_test_app(settings: Settings, fast_hash: bool = True):
     return app, container
 
 
+def age_outbox(container, **delta) -> None:
+    """Move every queued mail back in time (past the per-recipient cooldown, say)."""
+    from datetime import timedelta
+
+    from sqlalchemy import select, update
+
+    from adapters.sql import tables as t
+
+    with container.engine().begin() as conn:
+        for row in conn.execute(select(t.outbox.c.id, t.outbox.c.created_at)).all():
+            conn.execute(update(t.outbox).where(t.outbox.c.id == row.id)
+                         .values(created_at=row.created_at - timedelta(**delta)))
+
+
 @pytest.fixture(scope="session")
 def postgres_server_url() -> str:
     return os.environ.get("PROMPTCORE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

@@ -18,6 +18,8 @@ from promptcore.ports import (
     LoginFailureRepository,
     Mailer,
     MailMessage,
+    MailRequest,
+    MailRequestRepository,
     MailTemplates,
     Outbox,
     OutboxItem,
@@ -52,6 +54,7 @@ class FakeStore:
     refresh: dict[int, dict[str, Any]] = field(default_factory=dict)
     failures: list[tuple[str, datetime]] = field(default_factory=list)
     outbox: dict[int, dict[str, Any]] = field(default_factory=dict)
+    mail_requests: dict[int, dict[str, Any]] = field(default_factory=dict)
     styles: dict[str, Style] = field(default_factory=dict)
     prompts: dict[int, PromptRecord] = field(default_factory=dict)
     deleted_prompts: dict[int, datetime] = field(default_factory=dict)
@@ -139,14 +142,22 @@ class FakeLoginFailureRepository(LoginFailureRepository):
     def __init__(self, store: FakeStore) -> None:
         self.s = store
 
-    def record(self, key: str, at: datetime) -> None:
-        self.s.failures.append((key, at))
+    def lock(self, key: str) -> None:
+        pass  # one fake unit of work runs at a time
+
+    def record(self, key: str, at: datetime) -> int:
+        new_id = next(self.s.ids)
+        self.s.failures.append((key, at, new_id))
+        return new_id
+
+    def remove(self, failure_id: int) -> None:
+        self.s.failures = [f for f in self.s.failures if f[2] != failure_id]
 
     def since(self, key: str, since: datetime) -> list[datetime]:
-        return [at for k, at in self.s.failures if k == key and at >= since]
+        return [at for k, at, _id in self.s.failures if k == key and at >= since]
 
     def clear(self, key: str) -> None:
-        self.s.failures = [(k, at) for k, at in self.s.failures if k != key]
+        self.s.failures = [f for f in self.s.failures if f[0] != key]
 
 
 class FakeOutbox(Outbox):
@@ -183,6 +194,31 @@ class FakeOutbox(Outbox):
         rows = sorted(self.s.outbox.values(), key=lambda r: -r["id"])[:limit]
         return [(r["message"], r["created_at"], r["sent_at"]) for r in rows]
 
+    def queued_since(self, to: str, kind: str, since: datetime) -> bool:
+        return any(r["message"].to == to and r["message"].kind == kind and r["created_at"] >= since
+                   for r in self.s.outbox.values())
+
+
+class FakeMailRequests(MailRequestRepository):
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def add(self, kind: str, email: str, language: str, now: datetime) -> None:
+        new_id = next(self.s.ids)
+        self.s.mail_requests[new_id] = dict(id=new_id, kind=kind, email=email, language=language, created_at=now,
+                                            locked_until=None, done_at=None)
+
+    def claim(self, now: datetime, lease: timedelta, limit: int) -> list[MailRequest]:
+        items = []
+        for r in sorted(self.s.mail_requests.values(), key=lambda r: r["id"]):
+            if len(items) < limit and r["done_at"] is None and (r["locked_until"] is None or r["locked_until"] < now):
+                r["locked_until"] = now + lease
+                items.append(MailRequest(r["id"], r["kind"], r["email"], r["language"]))
+        return items
+
+    def mark_done(self, request_id: int, now: datetime) -> None:
+        self.s.mail_requests[request_id].update(done_at=now, locked_until=None)
+
 
 class FakeStyleRepository(StyleRepository):
     def __init__(self, store: FakeStore) -> None:
@@ -211,6 +247,9 @@ class FakePromptRepository(PromptRepository):
         return copy.deepcopy(r)
 
     def finish(self, record: PromptRecord) -> None:
+        if record.id in self.s.deleted_prompts:  # deleted while generating: only the status
+            self.s.prompts[record.id].status = record.status
+            return
         self.s.prompts[record.id] = copy.deepcopy(record)
 
     def quota_usage(self, user_id: int, since: datetime, stale_before: datetime, limit: int):
@@ -248,6 +287,10 @@ class FakePromptRepository(PromptRepository):
         if self.get(user_id, record_id) is None:
             return False
         self.s.deleted_prompts[record_id] = now
+        r = self.s.prompts[record_id]
+        # as SqlPromptRepository: keep only what the quota and the stats need
+        self.s.prompts[record_id] = PromptRecord(id=r.id, user_id=r.user_id, original_prompt="", style=r.style,
+                                                 model=None, status=r.status, created_at=r.created_at)
         return True
 
     def stats(self, user_id: int, since_day: datetime):
@@ -276,6 +319,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.refresh_tokens = FakeRefreshTokenRepository(self._work)
         self.login_failures = FakeLoginFailureRepository(self._work)
         self.outbox = FakeOutbox(self._work)
+        self.mail_requests = FakeMailRequests(self._work)
         self.styles = FakeStyleRepository(self._work)
         self.prompts = FakePromptRepository(self._work)
         return self
@@ -284,8 +328,8 @@ class FakeUnitOfWork(UnitOfWork):
         self._work = None
 
     def commit(self) -> None:
-        for name in ("users", "refresh", "failures", "outbox", "styles", "prompts", "deleted_prompts",
-                     "counters"):
+        for name in ("users", "refresh", "failures", "outbox", "mail_requests", "styles", "prompts",
+                     "deleted_prompts", "counters"):
             setattr(self.store, name, copy.deepcopy(getattr(self._work, name)))
         self.commits += 1
 
@@ -312,14 +356,14 @@ class FakePasswordHasher(PasswordHasher):
 
 
 class FakeAccessTokenCodec(AccessTokenCodec):
-    def issue(self, user_id: int, role: str, now: datetime) -> str:
-        return f"access:{user_id}:{role}:{int(now.timestamp())}"
+    def issue(self, user_id: int, role: str, now: datetime, generation: int = 0) -> str:
+        return f"access:{user_id}:{role}:{int(now.timestamp())}:{generation}"
 
     def verify(self, token: str) -> dict[str, Any]:
         parts = token.split(":")
-        if len(parts) != 4 or parts[0] != "access":
+        if len(parts) != 5 or parts[0] != "access":
             raise InvalidToken()
-        return {"sub": parts[1], "role": parts[2]}
+        return {"sub": parts[1], "role": parts[2], "iat": int(parts[3]), "gen": int(parts[4])}
 
 
 class FakeSignedTokenCodec(SignedTokenCodec):
@@ -342,7 +386,8 @@ class FakeSignedTokenCodec(SignedTokenCodec):
 class FakeMailTemplates(MailTemplates):
     def render(self, kind: str, language: str, to: str, context: dict[str, Any]) -> MailMessage:
         link = context.get("link", "")
-        return MailMessage(to=to, subject=f"{kind}:{language}", text=f"{kind} {link}".strip(), html=f"<p>{kind}</p>")
+        return MailMessage(to=to, subject=f"{kind}:{language}", text=f"{kind} {link}".strip(), html=f"<p>{kind}</p>",
+                           kind=kind)
 
 
 class FakeMailer(Mailer):

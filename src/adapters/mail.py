@@ -118,7 +118,7 @@ class JinjaMailTemplates(MailTemplates):
             text += f"\n\n{button}: {link}"
         text += "\n\n-- \npromptcore\n"
         html = self._html.render(lang=lang, subject=subject, paragraphs=rendered, link=link, button=button)
-        return MailMessage(to=to, subject=subject, text=text, html=html)
+        return MailMessage(to=to, subject=subject, text=text, html=html, kind=kind)
 
 
 class SmtpMailer(Mailer):

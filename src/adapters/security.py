@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import math
+import os
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,7 +17,7 @@ from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from promptcore.domain.errors import InvalidToken, Unauthenticated
+from promptcore.domain.errors import InvalidToken, ServiceBusy, Unauthenticated
 from promptcore.domain.users import ACCESS_TOKEN_TTL
 from promptcore.ports import AccessTokenCodec, PasswordHasher, SignedTokenCodec
 
@@ -22,23 +27,75 @@ ARGON2_MEMORY_KIB = 65536
 ARGON2_PARALLELISM = 4
 
 
+# How long a sign-in waits for a hashing slot before it is refused with 503 + Retry-After.
+HASH_SLOT_WAIT_SECONDS = 3.0
+
+
+def default_hash_slots() -> int:
+    """Concurrent hashes one process allows by default: one per CPU the process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 class Argon2PasswordHasher(PasswordHasher):
+    """argon2id, with a bound on concurrent work.
+
+    Each running hash holds ``memory_cost`` KiB (64 MiB in production), so unbounded parallel
+    sign-ins (unknown addresses included: they verify against a dummy hash) exhaust a server's
+    memory. Every hash and verify takes one of ``max_concurrent`` slots (default: the CPU count;
+    more would not finish sooner), waits up to ``slot_wait`` seconds for one, and otherwise
+    raises ServiceBusy, which the entrypoints answer with 503 and Retry-After. The bound is per
+    process: a server's worst case is workers x max_concurrent x memory_cost.
+    """
+
     def __init__(self, time_cost: int = ARGON2_TIME_COST, memory_cost: int = ARGON2_MEMORY_KIB,
-                 parallelism: int = ARGON2_PARALLELISM) -> None:
+                 parallelism: int = ARGON2_PARALLELISM, max_concurrent: int | None = None,
+                 slot_wait: float = HASH_SLOT_WAIT_SECONDS) -> None:
         self._ph = _Argon2(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism,
                            hash_len=32, salt_len=16, type=Type.ID)
+        self.max_concurrent = max_concurrent or default_hash_slots()
+        if self.max_concurrent < 1 or slot_wait < 0:
+            raise ValueError("max_concurrent must be at least 1 and slot_wait not negative")
+        self._slot_wait = slot_wait
+        self._slots = threading.BoundedSemaphore(self.max_concurrent)
+        self._count_lock = threading.Lock()
+        self._in_use = 0
         self._dummy = self._ph.hash("promptcore-dummy-password")
 
+    @property
+    def slots_in_use(self) -> int:
+        return self._in_use
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one hashing slot; ServiceBusy if none frees up within ``slot_wait`` seconds."""
+        if not self._slots.acquire(timeout=self._slot_wait):
+            raise ServiceBusy(retry_after=math.ceil(self._slot_wait) or 1)
+        with self._count_lock:
+            self._in_use += 1
+        try:
+            yield
+        finally:
+            with self._count_lock:
+                self._in_use -= 1
+            self._slots.release()
+
     def hash(self, password: str) -> str:
-        return self._ph.hash(password)
+        with self.slot():
+            return self._ph.hash(password)
 
     def verify(self, password_hash: str, password: str) -> bool:
-        try:
-            return self._ph.verify(password_hash, password)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            return False
+        with self.slot():
+            try:
+                return self._ph.verify(password_hash, password)
+            except (VerifyMismatchError, VerificationError, InvalidHashError):
+                return False
 
     def needs_rehash(self, password_hash: str) -> bool:
+        # Only parses the hash's parameters: no memory-hard work, so no slot. The re-hash
+        # that follows goes through hash() and its slot.
         try:
             return self._ph.check_needs_rehash(password_hash)
         except InvalidHashError:
@@ -64,7 +121,7 @@ class JwtAccessTokenCodec(AccessTokenCodec):
         self._audience = audience
         self._ttl = ttl
 
-    def issue(self, user_id: int, role: str, now: datetime) -> str:
+    def issue(self, user_id: int, role: str, now: datetime, generation: int = 0) -> str:
         claims = {
             "sub": str(user_id),
             "role": role,
@@ -74,6 +131,7 @@ class JwtAccessTokenCodec(AccessTokenCodec):
             "iat": int(now.timestamp()),
             "exp": int((now + self._ttl).timestamp()),
             "jti": uuid.uuid4().hex,
+            "gen": generation,
         }
         return jwt.encode(claims, self._key, algorithm=self.ALGORITHM)
 
@@ -85,7 +143,7 @@ class JwtAccessTokenCodec(AccessTokenCodec):
                 algorithms=[self.ALGORITHM],
                 audience=self._audience,
                 issuer=self._issuer,
-                options={"require": ["sub", "iat", "exp", "iss", "aud", "jti", "typ"]},
+                options={"require": ["sub", "iat", "exp", "iss", "aud", "jti", "typ", "gen"]},
                 leeway=5,
             )
         except jwt.PyJWTError:

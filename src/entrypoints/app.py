@@ -11,8 +11,10 @@ from werkzeug.exceptions import HTTPException
 from promptcore.domain.errors import PromptcoreError
 
 from .api import errors as api_errors
+from .client import trust_proxies
 from .config import Settings, load_dotenv_file, load_settings
 from .container import Container, build_container
+from .ids import BoundedIntConverter
 from .limits import limiter
 
 log = logging.getLogger("promptcore")
@@ -44,6 +46,10 @@ def create_app(container: Container | None = None, settings: Settings | None = N
     settings = container.settings()
 
     app = Flask(__name__, static_folder="web/static", template_folder="web/templates")
+    # PROMPTCORE_TRUSTED_PROXIES hops of X-Forwarded-For name the client (see client.py).
+    app.wsgi_app = trust_proxies(app.wsgi_app, settings.trusted_proxies)  # type: ignore[method-assign]
+    # Before any route is added: every <int:...> segment is a 64-bit value in ASCII digits.
+    app.url_map.converters["int"] = BoundedIntConverter
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,

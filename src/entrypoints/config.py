@@ -35,6 +35,7 @@ class Settings:
     llm_models: tuple[str, ...] = ("openai/gpt-4o-mini",)
     llm_timeout: float = 60.0
     ratelimit_storage_url: str = "memory://"
+    trusted_proxies: int = 0
     auth_rate_limit: str = "30/minute"
     mail_rate_limit: str = "300/minute"
     db_pool_size: int = 20
@@ -227,6 +228,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         llm_models=models,
         llm_timeout=timeout,
         ratelimit_storage_url=storage,
+        trusted_proxies=_int(env, "PROMPTCORE_TRUSTED_PROXIES", 0, 0, 10),
         auth_rate_limit=auth_limit,
         mail_rate_limit=mail_limit,
         db_pool_size=_int(env, "PROMPTCORE_DB_POOL_SIZE", 20, 1, 500),

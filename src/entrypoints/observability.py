@@ -25,6 +25,9 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+_JSON_RAW = re.compile("[\x7f-\x9f\u2028\u2029]")
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object a line. Only the message and whitelisted extras are written, so
     headers, bodies and secrets never reach the log by accident."""
@@ -47,7 +50,53 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exc_type"] = record.exc_info[0].__name__ if record.exc_info[0] else None
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        # json.dumps escapes C0 controls; DEL, C1 and U+2028/9 pass through raw with
+        # ensure_ascii=False, and some of them end a line for log readers (splitlines() too).
+        return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(entry, ensure_ascii=False))
+
+
+# C0 controls, DEL, C1 controls and the Unicode line and paragraph separators (every character
+# str.splitlines() breaks on is among them), and the backslash so an escape cannot be faked.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\\\\]")
+_NAMED = {"\\": "\\\\", "\r": "\\r", "\n": "\\n", "\t": "\\t"}
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group()
+    return _NAMED.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
+
+def escape_controls(text: str) -> str:
+    """The text on one line: control characters written as escapes (``\\r``, ``\\n``, ``\\x1b``)."""
+    return _UNSAFE.sub(_escape_char, text)
+
+
+class TextFormatter(logging.Formatter):
+    """One record a line for people to read. A request path, an e-mail address or an error
+    message can hold CR/LF or terminal escapes; written raw they would start a forged line, so
+    they are escaped. A traceback keeps its lines, each indented, so it never starts a record."""
+
+    FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+    INDENT = "    "
+
+    def __init__(self) -> None:
+        super().__init__(self.FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.message = record.getMessage()
+        record.asctime = self.formatTime(record, self.datefmt)
+        text = escape_controls(self.formatMessage(record))
+        extra = []
+        if record.exc_info:
+            extra.append(self.formatException(record.exc_info))
+        elif record.exc_text:
+            extra.append(record.exc_text)
+        if record.stack_info:
+            extra.append(self.formatStack(record.stack_info))
+        for block in extra:
+            for line in block.splitlines():
+                text += "\n" + self.INDENT + escape_controls(line)
+        return text
 
 
 def configure_logging(fmt: str = "text", level: str = "INFO") -> None:
@@ -56,7 +105,7 @@ def configure_logging(fmt: str = "text", level: str = "INFO") -> None:
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
+        handler.setFormatter(TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -9,6 +9,8 @@ import sys
 import tempfile
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.http.errors import ParseException
+from werkzeug.exceptions import BadRequest
 
 from adapters.migrations import is_up_to_date, upgrade
 
@@ -29,6 +31,54 @@ class _Gunicorn(BaseApplication):
 
     def load(self):
         return self._factory()
+
+
+class _RequestBody:
+    """gunicorn's ``wsgi.input``, whose parse errors are the client's fault and say so.
+
+    gunicorn parses a chunked body only as the application reads it, and refuses a malformed
+    chunk size (``0x0``, ``-0``, ``1_0``), extension or trailer by raising its own ParseException
+    from ``read()``. Werkzeug turns only OSError and ValueError from the stream into a 400, so
+    that exception reached Flask as an unexpected error: a 500. Here it becomes a 400."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def _call(self, method, *args):
+        try:
+            return method(*args)
+        except ParseException as exc:
+            raise BadRequest("The request body is malformed (its chunked encoding is not valid).") from exc
+
+    def read(self, size=None):
+        return self._call(self._stream.read, size)
+
+    def readline(self, size=None):
+        return self._call(self._stream.readline, size)
+
+    def readlines(self, hint=None):
+        return self._call(self._stream.readlines, hint)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+
+def refuse_malformed_bodies(wsgi_app):
+    """WSGI middleware: the app reads gunicorn's request body through _RequestBody."""
+
+    def app(environ, start_response):
+        stream = environ.get("wsgi.input")
+        if stream is not None:
+            environ["wsgi.input"] = _RequestBody(stream)
+        return wsgi_app(environ, start_response)
+
+    return app
 
 
 def _metrics_dir() -> str:
@@ -62,6 +112,7 @@ def serve(container: Container, host: str, port: int, workers: int, threads: int
         from .app import create_app
 
         app = create_app(container)
+        app.wsgi_app = refuse_malformed_bodies(app.wsgi_app)
         # Build the services once per worker, before the first request, so concurrent
         # first requests neither wait for nor race each other over them.
         container.accounts()

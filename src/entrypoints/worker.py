@@ -1,4 +1,4 @@
-"""The outbox worker: delivers queued e-mail until stopped (SPEC §9)."""
+"""The outbox worker: turns mail requests into mail and delivers queued e-mail until stopped (SPEC §9)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,18 @@ from .container import Container
 log = logging.getLogger("promptcore.worker")
 
 
+def mail_round(container: Container):
+    """One round: the mail people asked for (reset, resend) is written to the outbox, then the
+    outbox is delivered."""
+    container.accounts().process_mail_requests()
+    return deliver_outbox(container.uow, container.mailer(), container.clock())
+
+
 def run_worker(container: Container, stop: threading.Event, poll_seconds: float = 2.0) -> None:
-    uow, mailer, clock = container.uow, container.mailer(), container.clock()
     log.info("outbox worker started")
     while not stop.is_set():
         try:
-            report = deliver_outbox(uow, mailer, clock)
+            report = mail_round(container)
         except Exception:  # a database outage must not kill the worker
             log.exception("outbox delivery round failed")
             stop.wait(poll_seconds * 2)

@@ -18,6 +18,19 @@ class MailMessage:
     subject: str
     text: str
     html: str
+    kind: str = ""
+
+
+@dataclass(frozen=True)
+class MailRequest:
+    """A mail someone asked for without signing in (password reset, confirmation resend): the
+    request path only queues it; the worker looks the account up, so a known address and an
+    unknown one cost the request the same."""
+
+    id: int
+    kind: str
+    email: str
+    language: str
 
 
 @dataclass(frozen=True)
@@ -81,7 +94,13 @@ class RefreshTokenRepository(ABC):
 
 class LoginFailureRepository(ABC):
     @abstractmethod
-    def record(self, key: str, at: datetime) -> None: ...
+    def lock(self, key: str) -> None:
+        """Serialise sign-in attempts for one account key until the transaction ends."""
+    @abstractmethod
+    def record(self, key: str, at: datetime) -> int:
+        """Store a failure (or an attempt not yet decided); its id."""
+    @abstractmethod
+    def remove(self, failure_id: int) -> None: ...
     @abstractmethod
     def since(self, key: str, since: datetime) -> list[datetime]: ...
     @abstractmethod
@@ -102,6 +121,19 @@ class Outbox(ABC):
     def pending_count(self) -> int: ...
     @abstractmethod
     def recent(self, limit: int) -> list[tuple[MailMessage, datetime, datetime | None]]: ...
+    @abstractmethod
+    def queued_since(self, to: str, kind: str, since: datetime) -> bool:
+        """Whether a message of this kind to this address was queued at or after ``since``."""
+
+
+class MailRequestRepository(ABC):
+    @abstractmethod
+    def add(self, kind: str, email: str, language: str, now: datetime) -> None: ...
+    @abstractmethod
+    def claim(self, now: datetime, lease: timedelta, limit: int) -> list[MailRequest]:
+        """Lease up to ``limit`` open requests so no other worker takes them meanwhile."""
+    @abstractmethod
+    def mark_done(self, request_id: int, now: datetime) -> None: ...
 
 
 class StyleRepository(ABC):
@@ -119,7 +151,8 @@ class PromptRepository(ABC):
         """A record of this user's, not deleted; None for anyone else's."""
     @abstractmethod
     def finish(self, record: PromptRecord) -> None:
-        """Store the outcome (status, text, model, usage, latency) of a pending record."""
+        """Store the outcome (status, text, model, usage, latency) of a pending record; of a
+        record deleted meanwhile, the status only."""
     @abstractmethod
     def quota_usage(self, user_id: int, since: datetime, stale_before: datetime,
                     limit: int) -> tuple[int, datetime | None]:
@@ -136,7 +169,10 @@ class PromptRepository(ABC):
     @abstractmethod
     def all_for_export(self, user_id: int) -> Iterator[PromptRecord]: ...
     @abstractmethod
-    def soft_delete(self, user_id: int, record_id: int, now: datetime) -> bool: ...
+    def soft_delete(self, user_id: int, record_id: int, now: datetime) -> bool:
+        """Delete a record of this user's, whatever its status: erase its texts (prompt, answer,
+        feedback, usage, error, model, parent link) and keep only what the quota and the stats
+        need (user, status, style, created_at). A later ``finish`` then stores the status only."""
     @abstractmethod
     def stats(self, user_id: int, since_day: datetime) -> tuple[int, dict[str, int], dict[str, int]]:
         """(total generations, counts by style, counts by UTC day (ISO date) since ``since_day``),
@@ -148,6 +184,7 @@ class UnitOfWork(ABC):
     refresh_tokens: RefreshTokenRepository
     login_failures: LoginFailureRepository
     outbox: Outbox
+    mail_requests: MailRequestRepository
     styles: StyleRepository
     prompts: PromptRepository
 
@@ -164,6 +201,8 @@ class UnitOfWork(ABC):
 
 
 class PasswordHasher(ABC):
+    """hash, verify and dummy_verify may raise ServiceBusy when too many run at once."""
+
     @abstractmethod
     def hash(self, password: str) -> str: ...
     @abstractmethod
@@ -177,7 +216,8 @@ class PasswordHasher(ABC):
 
 class AccessTokenCodec(ABC):
     @abstractmethod
-    def issue(self, user_id: int, role: str, now: datetime) -> str: ...
+    def issue(self, user_id: int, role: str, now: datetime, generation: int = 0) -> str:
+        """A token carrying the user's session generation (``gen``) and issue time (``iat``)."""
     @abstractmethod
     def verify(self, token: str) -> dict[str, Any]:
         """Claims of a valid token; raises InvalidToken otherwise."""

@@ -23,9 +23,9 @@ class FuzzedApp:
     standin: OpenRouterStandin
     restored: int = 0
 
-    def ensure_account(self) -> int:
+    def ensure_account(self):
         """Put the fuzzed account back as it must be (exists, active, admin, confirmed, high
-        limit) whatever the previous case did to it; its id (a new one if a case deleted it)."""
+        limit) whatever the previous case did to it; the account (a new one if a case deleted it)."""
         container = self.container
         with container.uow() as uow:
             user = uow.users.get_by_email(EMAIL)
@@ -36,13 +36,14 @@ class FuzzedApp:
                 self.restored += 1
             container.accounts().create_admin(EMAIL, PASSWORD)
             user = container.accounts().set_daily_limit(EMAIL, HIGH_LIMIT)
-        return user.id
+        return user
 
     def fresh_headers(self) -> dict[str, str]:
         """A bearer token minted now for the (restored) account, so no earlier logout, password
         change or deletion can have spoiled it."""
-        user_id = self.ensure_account()
-        token = self.container.access_tokens().issue(user_id, "admin", self.container.clock().now())
+        user = self.ensure_account()
+        token = self.container.access_tokens().issue(user.id, "admin", self.container.clock().now(),
+                                                     user.session_generation)
         return {"Authorization": f"Bearer {token}"}
 
 

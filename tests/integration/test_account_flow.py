@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from promptcore.services.mail import deliver_outbox
-from tests.conftest import build_test_app, make_settings
+from entrypoints.worker import mail_round
+from tests.conftest import age_outbox, build_test_app, make_settings
 from tests.integration.smtp_server import text_body
 
 PW = "correct horse battery"
@@ -23,7 +23,7 @@ def stack(tmp_path, database_url, smtp_server):
 
 
 def deliver(container):
-    return deliver_outbox(container.uow, container.mailer(), container.clock())
+    return mail_round(container)
 
 
 def link_in(message, path):
@@ -173,6 +173,10 @@ def test_validation_errors_have_the_documented_shape(stack):
 def test_unconfirmed_resend_and_health(stack):
     client, container, smtp = stack
     client.post("/api/v1/auth/register", json={"email": "ada@example.com", "password": PW})
+    assert client.post("/api/v1/auth/resend-confirmation", json={"email": "ada@example.com"}).status_code == 202
+    deliver(container)
+    assert len(smtp.wait_for("ada@example.com", 1)) == 1  # the resend came within the recipient's cooldown
+    age_outbox(container, minutes=3)
     assert client.post("/api/v1/auth/resend-confirmation", json={"email": "ada@example.com"}).status_code == 202
     deliver(container)
     assert len(smtp.wait_for("ada@example.com", 2)) == 2

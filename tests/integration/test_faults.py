@@ -169,7 +169,7 @@ def test_misbehaving_upstream_leaves_quota_intact_and_others_served(tmp_path, po
             failed = [a for a in answers if a.status_code == 503]
             assert failed and all(a.json()["error"] == "llm_unavailable" for a in failed)
             upstream.reset()  # faults the deadline left unused must not leak into the next calls
-            upstream.enqueue(so.sse_mid_stream_error())
+            upstream.enqueue(so.sse_mid_stream_error(deltas=()))  # fails before any output: unit given back
             r = requests.post(f"{base}/api/v1/prompts", json={"prompt": "hi", "style": "general"},
                               headers={**bob, "Accept": "text/event-stream"}, timeout=30)
             assert "event: error" in r.text

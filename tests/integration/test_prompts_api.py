@@ -124,15 +124,23 @@ def test_streaming_delivers_the_same_text_as_a_plain_call(api):
     assert done["quota"]["used"] == 2
 
 
-def test_a_failing_stream_sends_an_error_event_and_releases_the_unit(api):
+def test_a_failing_stream_sends_an_error_event_and_releases_the_unit_only_before_output(api):
     client, container, upstream = api
     auth = signup(client, container)
-    upstream.enqueue(so.sse_mid_stream_error())
+    upstream.enqueue(so.sse_mid_stream_error(deltas=()))
     r = client.post("/api/v1/prompts", json={"prompt": "hello", "style": "general"},
                     headers={**auth, "Accept": "text/event-stream"})
     kind, body = read_events(r.data)[-1]
     assert kind == "error" and body["error"] == "llm_unavailable"
-    assert quota_used(client, auth) == 0
+    assert quota_used(client, auth) == 0, "nothing was sent: the unit is given back"
+    upstream.enqueue(so.sse_mid_stream_error())
+    r = client.post("/api/v1/prompts", json={"prompt": "hello", "style": "general"},
+                    headers={**auth, "Accept": "text/event-stream"})
+    events = read_events(r.data)
+    assert [e for e, _ in events] == ["delta", "delta", "error"]
+    assert quota_used(client, auth) == 1, "output was sent: the unit is spent (SPEC §7.1)"
+    [kept] = client.get("/api/v1/prompts", headers=auth).json["items"]
+    assert kept["generated_prompt"] == "Role: you are"
 
 
 def test_unconfirmed_users_may_not_generate_and_over_the_limit_is_429(api):

@@ -132,6 +132,7 @@ def test_reset_password_works_once_and_revokes_sessions(accounts, store):
     register_confirmed(accounts, store)
     pair = accounts.login("ada@example.com", PW)
     accounts.forgot_password("ada@example.com")
+    accounts.process_mail_requests()
     token = token_from(outbox_messages(store)[-1])
     accounts.reset_password(token, "a brand new secret")
     with pytest.raises(InvalidToken):
@@ -144,6 +145,7 @@ def test_reset_password_works_once_and_revokes_sessions(accounts, store):
 def test_reset_link_expires_after_an_hour(accounts, store, clock):
     register_confirmed(accounts, store)
     accounts.forgot_password("ada@example.com")
+    accounts.process_mail_requests()
     token = token_from(outbox_messages(store)[-1])
     clock.advance(hours=1, seconds=1)
     with pytest.raises(InvalidToken):
@@ -152,6 +154,7 @@ def test_reset_link_expires_after_an_hour(accounts, store, clock):
 
 def test_forgot_password_for_unknown_address_sends_nothing(accounts, store):
     accounts.forgot_password("ghost@example.com")
+    assert accounts.process_mail_requests() == 1
     assert not store.outbox
 
 

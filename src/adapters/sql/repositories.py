@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterator
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, null, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +17,8 @@ from promptcore.ports import (
     DuplicateEmail,
     LoginFailureRepository,
     MailMessage,
+    MailRequest,
+    MailRequestRepository,
     Outbox,
     OutboxItem,
     PromptRepository,
@@ -41,6 +44,8 @@ def _user(row: Any) -> User:
         settings=UserSettings.from_dict(row.settings),
         created_at=row.created_at,
         updated_at=row.updated_at,
+        security_stamp=row.security_stamp,
+        session_generation=int(row.session_generation or 0),
     )
 
 
@@ -56,6 +61,8 @@ def _user_values(user: User) -> dict[str, Any]:
         "settings": user.settings.to_dict(),
         "created_at": user.created_at,
         "updated_at": user.updated_at,
+        "security_stamp": user.security_stamp,
+        "session_generation": user.session_generation,
     }
 
 
@@ -141,8 +148,17 @@ class SqlLoginFailureRepository(LoginFailureRepository):
     def __init__(self, conn: Connection) -> None:
         self._c = conn
 
-    def record(self, key: str, at: datetime) -> None:
-        self._c.execute(insert(t.login_failures).values(account_key=key, failed_at=at))
+    def lock(self, key: str) -> None:
+        # SQLite transactions start with BEGIN IMMEDIATE and are serialised already.
+        if self._c.dialect.name == "postgresql":
+            self._c.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _advisory_key("login", key)})
+
+    def record(self, key: str, at: datetime) -> int:
+        return int(self._c.execute(insert(t.login_failures).values(account_key=key, failed_at=at))
+                   .inserted_primary_key[0])
+
+    def remove(self, failure_id: int) -> None:
+        self._c.execute(delete(t.login_failures).where(t.login_failures.c.id == failure_id))
 
     def since(self, key: str, since: datetime) -> list[datetime]:
         lf = t.login_failures
@@ -160,7 +176,12 @@ class SqlOutbox(Outbox):
     def add(self, message: MailMessage, now: datetime) -> None:
         self._c.execute(insert(t.outbox).values(
             to_addr=message.to, subject=message.subject, text_body=message.text, html_body=message.html,
-            created_at=now, attempts=0, next_attempt_at=now))
+            kind=message.kind or None, created_at=now, attempts=0, next_attempt_at=now))
+
+    def queued_since(self, to: str, kind: str, since: datetime) -> bool:
+        ob = t.outbox
+        return self._c.execute(select(ob.c.id).where(
+            ob.c.to_addr == to, ob.c.kind == kind, ob.c.created_at >= since).limit(1)).first() is not None
 
     def claim(self, now: datetime, lease: timedelta, limit: int) -> list[OutboxItem]:
         ob = t.outbox
@@ -196,7 +217,34 @@ class SqlOutbox(Outbox):
     def recent(self, limit: int) -> list[tuple[MailMessage, datetime, datetime | None]]:
         ob = t.outbox
         rows = self._c.execute(select(ob).order_by(ob.c.id.desc()).limit(limit))
-        return [(MailMessage(r.to_addr, r.subject, r.text_body, r.html_body), r.created_at, r.sent_at) for r in rows]
+        return [(MailMessage(r.to_addr, r.subject, r.text_body, r.html_body, r.kind or ""), r.created_at, r.sent_at)
+                for r in rows]
+
+
+class SqlMailRequestRepository(MailRequestRepository):
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    def add(self, kind: str, email: str, language: str, now: datetime) -> None:
+        self._c.execute(insert(t.mail_requests).values(kind=kind, email=email, language=language, created_at=now))
+
+    def claim(self, now: datetime, lease: timedelta, limit: int) -> list[MailRequest]:
+        mr = t.mail_requests
+        rows = self._c.execute(
+            select(mr).where(mr.c.done_at.is_(None), or_(mr.c.locked_until.is_(None), mr.c.locked_until < now))
+            .order_by(mr.c.id).limit(limit).with_for_update(skip_locked=True)).all()
+        if rows:
+            self._c.execute(update(mr).where(mr.c.id.in_([r.id for r in rows])).values(locked_until=now + lease))
+        return [MailRequest(r.id, r.kind, r.email, r.language) for r in rows]
+
+    def mark_done(self, request_id: int, now: datetime) -> None:
+        mr = t.mail_requests
+        self._c.execute(update(mr).where(mr.c.id == request_id).values(done_at=now, locked_until=None))
+
+
+def _advisory_key(scope: str, key: str) -> int:
+    """A signed 64-bit key for PostgreSQL's advisory locks."""
+    return int.from_bytes(hashlib.sha256(f"{scope}:{key}".encode()).digest()[:8], "big", signed=True)
 
 
 def _style(row: Any) -> Style:
@@ -244,6 +292,14 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+# What deleting a record erases. Only user_id, status, created_at and style stay (with id and
+# deleted_at): the quota and the stats need them; original_prompt is NOT NULL, hence ''.
+DELETED_RECORD_BLANKS: dict[str, Any] = {
+    "original_prompt": "", "generated_prompt": None, "feedback": None, "usage": null(), "error": None,
+    "model": None, "latency_ms": None, "parent_id": None,
+}
+
+
 class SqlPromptRepository(PromptRepository):
     def __init__(self, conn: Connection) -> None:
         self._c = conn
@@ -267,9 +323,11 @@ class SqlPromptRepository(PromptRepository):
 
     def finish(self, record: PromptRecord) -> None:
         pr = t.prompt_requests
-        self._c.execute(update(pr).where(pr.c.id == record.id).values(
+        done = self._c.execute(update(pr).where(pr.c.id == record.id, pr.c.deleted_at.is_(None)).values(
             status=record.status.value, generated_prompt=record.generated_prompt, model=record.model,
             latency_ms=record.latency_ms, usage=record.usage, error=record.error))
+        if done.rowcount == 0:  # deleted while generating: only the status, which the quota needs
+            self._c.execute(update(pr).where(pr.c.id == record.id).values(status=record.status.value))
 
     def quota_usage(self, user_id: int, since: datetime, stale_before: datetime,
                     limit: int) -> tuple[int, datetime | None]:
@@ -322,7 +380,8 @@ class SqlPromptRepository(PromptRepository):
     def soft_delete(self, user_id: int, record_id: int, now: datetime) -> bool:
         pr = t.prompt_requests
         result = self._c.execute(update(pr).where(
-            pr.c.id == record_id, pr.c.user_id == user_id, pr.c.deleted_at.is_(None)).values(deleted_at=now))
+            pr.c.id == record_id, pr.c.user_id == user_id, pr.c.deleted_at.is_(None)).values(
+            deleted_at=now, **DELETED_RECORD_BLANKS))
         return result.rowcount == 1
 
     def stats(self, user_id: int, since_day: datetime) -> tuple[int, dict[str, int], dict[str, int]]:

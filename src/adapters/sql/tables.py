@@ -70,6 +70,10 @@ users = Table(
     Column("settings", JSON, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("security_stamp", String(32)),
+    Column("session_generation", Integer, nullable=False, server_default="0"),
+    # Ids are never reused (SQLite would reuse the highest one after a deletion otherwise).
+    sqlite_autoincrement=True,
 )
 
 refresh_tokens = Table(
@@ -108,7 +112,22 @@ outbox = Table(
     Column("locked_until", UtcDateTime),
     Column("sent_at", UtcDateTime),
     Column("last_error", String(500)),
+    Column("kind", String(32)),
     Index("ix_outbox_due", "sent_at", "next_attempt_at"),
+    Index("ix_outbox_to_kind_created", "to_addr", "kind", "created_at"),
+)
+
+mail_requests = Table(
+    "mail_requests",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("locked_until", UtcDateTime),
+    Column("done_at", UtcDateTime),
+    Index("ix_mail_requests_open", "done_at", "id"),
 )
 
 prompt_styles = Table(

@@ -12,6 +12,7 @@ from promptcore.ports import UnitOfWork
 
 from .repositories import (
     SqlLoginFailureRepository,
+    SqlMailRequestRepository,
     SqlOutbox,
     SqlPromptRepository,
     SqlRefreshTokenRepository,
@@ -44,6 +45,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.refresh_tokens = SqlRefreshTokenRepository(conn)
         self.login_failures = SqlLoginFailureRepository(conn)
         self.outbox = SqlOutbox(conn)
+        self.mail_requests = SqlMailRequestRepository(conn)
         self.styles = SqlStyleRepository(conn)
         self.prompts = SqlPromptRepository(conn)
         return self

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import jsonify, request
 from flask.views import MethodView
 
-from promptcore.domain.errors import Forbidden, InvalidCredentials, LoginThrottled
+from promptcore.domain.errors import Forbidden, InvalidCredentials, LoginThrottled, ServiceBusy
 from promptcore.domain.users import User
 from promptcore.services.accounts import InvalidRefreshToken, TokenPair
 
@@ -109,7 +109,7 @@ class ResendConfirmation(MethodView):
     @blp.alt_response(422, schema=ErrorOut)
     def post(self, data):
         """Send the confirmation mail again (generic answer)."""
-        services().accounts().resend_confirmation(data["email"])
+        services().accounts().resend_confirmation(data["email"], request_language())
         return {"message": GENERIC_RESEND}
 
 
@@ -129,6 +129,7 @@ class Token(MethodView):
     @blp.response(200, TokenPairOut)
     @blp.alt_response(400, schema=OAuthErrorOut)
     @blp.alt_response(429, schema=OAuthErrorOut)
+    @blp.alt_response(503, schema=OAuthErrorOut)
     def post(self, data):
         """OAuth2 token endpoint (RFC 6749 §4.3 password grant, §6 refresh).
 
@@ -155,6 +156,8 @@ class Token(MethodView):
                 return _oauth_error(400, "unsupported_grant_type", "Use grant_type=password or refresh_token.")
         except LoginThrottled as exc:
             return _oauth_error(429, "too_many_attempts", exc.message, {"Retry-After": str(exc.retry_after)})
+        except ServiceBusy as exc:  # every password-hashing slot is taken (RFC 6749's code for a 503)
+            return _oauth_error(503, "temporarily_unavailable", exc.message, {"Retry-After": str(exc.retry_after)})
         except (InvalidCredentials, InvalidRefreshToken, Forbidden) as exc:
             return _oauth_error(400, "invalid_grant", exc.message)
         return _no_store(jsonify(pair_dict(pair)))
@@ -168,6 +171,7 @@ class Login(MethodView):
     @blp.response(200, TokenPairOut)
     @blp.alt_response(401, schema=ErrorOut)
     @blp.alt_response(429, schema=ErrorOut)
+    @blp.alt_response(503, schema=ErrorOut)
     def post(self, data):
         """Sign in with e-mail and password; returns an access and refresh token pair."""
         pair = services().accounts().login(data["email"], data["password"])
@@ -202,7 +206,7 @@ class ForgotPassword(MethodView):
     @blp.alt_response(422, schema=ErrorOut)
     def post(self, data):
         """Send a password reset link (generic answer)."""
-        services().accounts().forgot_password(data["email"])
+        services().accounts().forgot_password(data["email"], request_language())
         return {"message": GENERIC_FORGOT}
 
 

@@ -34,6 +34,7 @@ ERROR_TABLE: dict[type[core.PromptcoreError], tuple[int, str]] = {
     core.PromptRejected: (422, "prompt_rejected"),
     core.LlmUnavailable: (503, "llm_unavailable"),
     core.ServiceUnavailable: (503, "service_unavailable"),
+    core.ServiceBusy: (503, "service_busy"),
     core.DeliveryFailed: (503, "service_unavailable"),
 }
 

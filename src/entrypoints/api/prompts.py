@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -92,7 +92,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(type(value).__name__)
 
 
-def _stream_response(events: Iterator[str | Generated]) -> Response:
+def _stream_response(events: Generator[str | Generated, None, None]) -> Response:
     def body() -> Iterator[str]:
         try:
             for item in events:
@@ -103,6 +103,8 @@ def _stream_response(events: Iterator[str | Generated]) -> Response:
         except PromptcoreError as exc:
             status, slug = lookup(exc)
             yield _sse("error", error_body(status, slug, exc.message))
+        finally:  # the server closed us (the client hung up): let the use case settle the unit now
+            events.close()
 
     response = Response(stream_with_context(body()), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-store"
@@ -135,7 +137,8 @@ class _Generate(MethodView):
     def post(self, data):
         """Improve a prompt. With `Accept: text/event-stream` the answer streams: `delta` events with
         `{"text"}`, then `done` (the record) or `error` (the error body). The quota unit is
-        reserved before the first byte and kept only on success."""
+        reserved before the first byte and given back only for a failure before the first delta;
+        once output has been sent it is spent, even if the client hangs up."""
         args = (current_user(), data.get("prompt"), data["style"], data.get("model"), data.get("parent_id"),
                 data.get("feedback"))
         if _wants_stream():
@@ -258,7 +261,8 @@ class PromptItem(MethodView):
     @blp.alt_response(401, schema=ErrorOut)
     @blp.alt_response(404, schema=ErrorOut)
     def delete(self, record_id):
-        """Remove a record from your history (the quota unit it used is not given back)."""
+        """Remove a record from your history, failed ones too: its texts are erased (the quota
+        unit it used is not given back)."""
         services().prompts().delete(current_user(), record_id)
 
 

@@ -9,9 +9,11 @@ from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 from promptcore.domain.prompts import FEEDBACK_MAX
 from promptcore.domain.users import EMAIL_MAX, LANGUAGES, NAME_MAX, PASSWORD_MAX, THEMES
 
+from ..ids import MAX_ID
+
 # Path ids: a row id is a positive PostgreSQL bigint; anything else cannot name a row and is 404
 # from the router (an id past 2**63-1 used to reach the database and come back a 500).
-ID_CONVERTER = f"int(min=1, max={2**63 - 1})"
+ID_CONVERTER = f"int(min=1, max={MAX_ID})"
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 

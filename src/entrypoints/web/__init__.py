@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from flask import Flask, request
+from flask import Flask, abort, request
 from flask_wtf.csrf import CSRFProtect
+
+from promptcore.domain.users import SESSION_MAX_AGE
 
 csrf = CSRFProtect()
 
@@ -27,12 +27,28 @@ def register_web(app: Flask) -> None:
 
     security_headers.init_app(app)
     i18n.init_app(app)
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(days=14))
+    # Flask sets a default of its own (31 days), so setdefault would never apply: assign. The
+    # session itself also ends SESSION_MAX_AGE after sign-in, however often the cookie is renewed.
+    app.config["PERMANENT_SESSION_LIFETIME"] = SESSION_MAX_AGE
     # CSRF on every page form; the API under /api/ authenticates with bearer tokens instead,
     # so the check is made here, by path, and covers API blueprints added at any time.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     app.config["WTF_CSRF_TIME_LIMIT"] = None
     csrf.init_app(app)
+
+    @app.before_request
+    def _no_nul_on_pages():
+        # PostgreSQL cannot store or compare text holding NUL (it was a 500 from /login, /history?q=
+        # and /admin?q=); no page input has a use for it. The API refuses it in its schemas (422).
+        if request.path.startswith("/api/"):
+            return
+        fields = [request.args]
+        if request.method in UNSAFE_METHODS:
+            fields.append(request.form)
+        for multidict in fields:
+            for key, value in multidict.items(multi=True):
+                if "\x00" in key or "\x00" in value:
+                    abort(400)
 
     @app.before_request
     def _csrf_on_pages():

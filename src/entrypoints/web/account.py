@@ -21,7 +21,7 @@ from .forms import (
     apply_errors,
 )
 from .i18n import COOKIE_MAX_AGE, LANG_COOKIE, THEME_COOKIE, current_language
-from .session import current_user, login_required, refresh_user, sign_in, sign_out
+from .session import current_user, forget_session, login_required, refresh_user
 from .views import bp, model_label
 
 CHART_HEIGHT = 120
@@ -161,12 +161,12 @@ def account_password():
     form = PasswordChangeForm()
     form.validate()
     try:
-        services().accounts().change_password(user.id, form.current_password.data or "",
-                                              form.new_password.data or "")
+        user = services().accounts().change_password(user.id, form.current_password.data or "",
+                                                     form.new_password.data or "")
     except ValidationFailed as exc:
         apply_errors(form, exc)
         return _render(user, 422, password_form=form)
-    sign_in(services().accounts().get_profile(user.id))  # this session stays, the others end
+    refresh_user(user)  # this session stays, the others end
     flash(_("Your password is changed. Other sessions were signed out."), "success")
     return redirect(url_for("web.account") + "#password", 303)
 
@@ -182,6 +182,6 @@ def account_delete():
     except ValidationFailed as exc:
         apply_errors(form, exc)
         return _render(user, 422, delete_form=form)
-    sign_out()
+    forget_session()
     flash(_("Your account and its history were deleted."), "success")
     return redirect(url_for("web.landing"), 303)

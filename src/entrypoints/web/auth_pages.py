@@ -27,7 +27,7 @@ from .forms import (
 )
 from .i18n import current_language
 from .messages import translate
-from .session import current_user, safe_next, sign_in, sign_out
+from .session import current_user, forget_session, safe_next, sign_in, sign_out
 from .views import bp
 
 # The per-IP limit of the API's credential endpoints, shared, on the POSTs of these pages.
@@ -93,7 +93,7 @@ def resend_confirmation():
     user = current_user()
     email = user.email if user is not None else (request.form.get("email") or "")
     try:
-        services().accounts().resend_confirmation(email)
+        services().accounts().resend_confirmation(email, current_language())
     except ValidationFailed:
         pass  # generic answer whatever the address
     flash(_("If the address still needs confirming, a new link is on its way."), "success")
@@ -108,7 +108,7 @@ def forgot_password():
     form = ForgotForm()
     if request.method == "POST" and form.validate():
         try:
-            services().accounts().forgot_password(form.email.data or "")
+            services().accounts().forgot_password(form.email.data or "", current_language())
         except ValidationFailed as exc:
             apply_errors(form, exc)
             return render_template("forgot.html", form=form), 422
@@ -137,7 +137,7 @@ def reset_password():
         except ValidationFailed as exc:
             apply_errors(form, exc)
             return render_template("reset.html", form=form), 422
-        sign_out()
+        forget_session()  # the reset itself ended every session of that account
         return render_template("message.html", title=_("Password changed"), tone="success",
                                message=_("Your new password is set and other sessions were signed out."),
                                action=(url_for("web.login"), _("Sign in")))

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from promptcore.domain.errors import PromptcoreError
+from promptcore.domain.errors import PromptcoreError, ServiceBusy
 
 from ..api.errors import lookup
 
@@ -40,12 +40,15 @@ def page_error(error: Exception):
         message = titles.get(status, ("", ""))[1] or None
     else:
         status, message = 500, None
-    if status >= 500:
+    headers = {"Retry-After": str(error.retry_after)} if getattr(error, "retry_after", None) else {}
+    if isinstance(error, ServiceBusy):
+        title = _("Busy right now")  # message: the error's own, translated; nothing went wrong
+    elif status >= 500:
         title = _("Something went wrong")
         message = _("Something went wrong on our side. Try again in a moment.")
     else:
         title = titles.get(status, (_("Something is not right"), ""))[0]
     try:
-        return render_template("error.html", status=status, title=title, message=message), status
+        return render_template("error.html", status=status, title=title, message=message), status, headers
     except Exception:  # noqa: BLE001 - never fail while reporting a failure
-        return f"{status} {title}", status, {"Content-Type": "text/plain; charset=utf-8"}
+        return f"{status} {title}", status, {**headers, "Content-Type": "text/plain; charset=utf-8"}

@@ -31,6 +31,7 @@ from promptcore.services.improvement import Generated
 
 from ..api.errors import lookup
 from ..deps import services
+from ..ids import parse_id
 from .diff import word_diff
 from .exports import csv_rows, json_chunks
 from .forms import CsrfForm, GenerateForm, apply_errors
@@ -116,10 +117,9 @@ def _render_app(user, form: GenerateForm, record: PromptRecord | None = None, st
 
 
 def _own_record(user, raw: Any) -> PromptRecord:
-    try:
-        record_id = int(raw)
-    except (TypeError, ValueError):
-        raise NotFound("No such prompt in your history.") from None
+    record_id = parse_id(raw)
+    if record_id is None:
+        raise NotFound("No such prompt in your history.")
     return services().prompts().get(user, record_id)
 
 
@@ -127,10 +127,9 @@ def _request_args(form: GenerateForm) -> dict[str, Any]:
     parent_raw = (form.parent_id.data or "").strip()
     parent_id: int | None = None
     if parent_raw:
-        try:
-            parent_id = int(parent_raw)
-        except ValueError:
-            raise NotFound("The version to iterate on was not found.") from None
+        parent_id = parse_id(parent_raw)
+        if parent_id is None:
+            raise NotFound("The version to iterate on was not found.")
     feedback = (form.feedback.data or "").strip() or PRESETS.get(form.preset.data or "") or None
     if parent_id is not None and feedback is None:
         feedback = ""  # the core then asks for it next to the field
@@ -232,6 +231,8 @@ def generate_stream():
         except Exception:
             log.exception("streaming failed")
             yield _sse("error", {"message": _("Something went wrong on our side. Try again in a moment.")})
+        finally:  # the client hung up: let the use case settle the unit now, not at garbage collection
+            stream.close()
 
     response = Response(stream_with_context(events()), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-store"

@@ -29,6 +29,7 @@ CORE_MESSAGES = (
     N_("The model provider rejected this prompt."),
     N_("The language model is unavailable right now. Try again in a moment."),
     N_("The service is temporarily unavailable. Try again in a moment."),
+    N_("The service is busy right now. Try again in a few seconds."),
     N_("The mail server did not accept the message."),
     # users and accounts
     N_("Enter an e-mail address."),

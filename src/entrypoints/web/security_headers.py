@@ -1,8 +1,8 @@
-"""Security headers on every response (SPEC §11)."""
+"""Security headers on every response (SPEC §11), and no caching of authenticated answers."""
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, g
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -25,4 +25,8 @@ def init_app(app: Flask) -> None:
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if production:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if g.get("api_user") is not None or g.get("user") is not None:
+            # An answer for a bearer token (api/auth.py) or a signed-in page (web/session.py) is
+            # that person's alone: neither the browser's cache nor a shared one may keep it.
+            headers["Cache-Control"] = "no-store"
         return response

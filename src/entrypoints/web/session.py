@@ -1,39 +1,48 @@
-"""Who is signed in on the pages: the user id and a session version in Flask's signed cookie.
+"""Who is signed in on the pages: the user id, the account's session generation and the time of
+sign-in, in Flask's signed cookie.
 
-The version is derived from the password hash and the active flag, so changing the password or
-deactivating the account ends every other browser session."""
+The account's generation moves on sign-out, password change or reset and deactivation, so a copy
+of the cookie saved before any of them opens nothing afterwards; a session also ends
+SESSION_MAX_AGE after sign-in however active it is (the cookie's own lifetime is the same)."""
 
 from __future__ import annotations
 
-import hashlib
+import re
 from collections.abc import Callable
 from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import abort, g, redirect, request, session, url_for
 
-from promptcore.domain.errors import Unauthenticated
 from promptcore.domain.users import User
 
 from ..deps import services
 
 UID = "uid"
-VERSION = "sv"
-
-
-def session_version(user: User) -> str:
-    return hashlib.sha256(f"{user.password_hash}|{user.is_active}".encode()).hexdigest()[:24]
+GENERATION = "gen"
+SIGNED_IN_AT = "at"
 
 
 def sign_in(user: User) -> None:
     session.clear()  # a fresh session on sign-in (no fixation)
     session[UID] = user.id
-    session[VERSION] = session_version(user)
+    session[GENERATION] = user.session_generation
+    session[SIGNED_IN_AT] = int(services().clock().now().timestamp())
     session.permanent = True
     g.user = user
 
 
 def sign_out() -> None:
+    """End this browser's session and, through the account's generation, every saved copy of it."""
+    uid = session.get(UID)
+    session.clear()
+    g.user = None
+    if isinstance(uid, int) and not isinstance(uid, bool):
+        services().accounts().end_sessions(uid)
+
+
+def forget_session() -> None:
+    """Drop this browser's session cookie only (the account is gone or the session already ended)."""
     session.clear()
     g.user = None
 
@@ -43,15 +52,10 @@ def current_user() -> User | None:
         return g.user
     user = None
     uid = session.get(UID)
-    if isinstance(uid, int):
-        try:
-            user = services().accounts().get_profile(uid)
-        except Unauthenticated:
-            user = None
-        if user is not None and session.get(VERSION) != session_version(user):
-            user = None
-        if user is None:
-            session.clear()
+    if isinstance(uid, int) and not isinstance(uid, bool):
+        user = services().accounts().user_for_session(uid, session.get(GENERATION), session.get(SIGNED_IN_AT))
+    if user is None and UID in session:
+        session.clear()
     g.user = user
     return user
 
@@ -60,12 +64,19 @@ def refresh_user(user: User) -> None:
     """After a change to the signed-in user (settings, password), keep the session in step."""
     g.user = user
     g.pop("theme", None)
-    session[VERSION] = session_version(user)
+    session[GENERATION] = user.session_generation
+
+
+# C0 controls, DEL and C1 controls: CR/LF would split the Location header (werkzeug refuses
+# to send it: a 500), and none of them belongs in a path a page links to.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def safe_next(target: str | None, default: str = "/app") -> str:
     """Only local paths are followed after sign-in or a preference change."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    if _CONTROL.search(target):
         return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:

@@ -81,6 +81,16 @@ class ServiceUnavailable(PromptcoreError):
     default_message = "The service is temporarily unavailable. Try again in a moment."
 
 
+class ServiceBusy(PromptcoreError):
+    """Too much expensive work (password hashing) is already running; retry in a few seconds."""
+
+    default_message = "The service is busy right now. Try again in a few seconds."
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(message)
+
+
 class DeliveryFailed(PromptcoreError):
     """A mail could not be handed to the SMTP server (the outbox retries it)."""
 

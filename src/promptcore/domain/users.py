@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import math
 import re
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
@@ -21,6 +24,11 @@ REFRESH_TOKEN_TTL = timedelta(days=30)
 CONFIRMATION_TOKEN_TTL = timedelta(hours=48)
 RESET_TOKEN_TTL = timedelta(hours=1)
 EMAIL_CHANGE_TOKEN_TTL = timedelta(hours=24)
+# A browser session ends this long after sign-in, however active it is.
+SESSION_MAX_AGE = timedelta(days=14)
+# Mail that anyone can make us send to an address (confirmation, reset, "already registered",
+# address change) goes to one recipient at most once per kind in this time.
+RECIPIENT_COOLDOWN = timedelta(minutes=2)
 
 # Per-account sign-in throttling (SPEC §5).
 LOGIN_FAILURE_LIMIT = 10
@@ -165,6 +173,12 @@ class User:
     settings: UserSettings = field(default_factory=UserSettings)
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # Changes on every password change or reset and every address change: e-mailed links
+    # (reset, address change) carry a fingerprint of it and stop working when it moves.
+    security_stamp: str | None = None
+    # Bumped by sign-out, password change or reset and deactivation: access tokens and browser
+    # sessions carry the generation they were issued in and end when it moves.
+    session_generation: int = 0
 
     @property
     def is_admin(self) -> bool:
@@ -172,6 +186,50 @@ class User:
 
     def confirm_email(self) -> None:
         self.is_email_confirmed = True
+
+    def rotate_security_stamp(self) -> None:
+        self.security_stamp = secrets.token_hex(16)
+
+    def end_sessions(self) -> None:
+        self.session_generation += 1
+
+    def change_password(self, password_hash: str, now: datetime) -> None:
+        """A new password ends every session and every mailed link issued before it."""
+        self.password_hash = password_hash
+        self.rotate_security_stamp()
+        self.end_sessions()
+        self.updated_at = now
+
+    def change_email(self, email: str, now: datetime) -> None:
+        self.email = email
+        self.is_email_confirmed = True
+        self.rotate_security_stamp()
+        self.updated_at = now
+
+    def link_fingerprint(self, purpose: str) -> str:
+        """Bound into mailed reset and address-change links: the address, the password and the
+        security stamp all change it, so such a link works at most once and never after any of them
+        moved."""
+        material = f"{purpose}|{self.id}|{self.email}|{self.password_hash}|{self.security_stamp or ''}"
+        return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
+
+    def accepts_credential(self, issued_at: datetime | float | int, generation: object) -> bool:
+        """Whether an access token or browser session issued at ``issued_at`` in ``generation``
+        still stands: the account is active, nothing since has ended its sessions, and it was issued
+        to this account, not to an earlier one with the same id."""
+        if not self.is_active or generation != self.session_generation or isinstance(generation, bool):
+            return False
+        stamp = issued_at.timestamp() if isinstance(issued_at, datetime) else float(issued_at)
+        created = self.created_at.timestamp() if self.created_at is not None else 0.0
+        return stamp >= math.floor(created)
+
+    def accepts_session(self, issued_at: object, generation: object, now: datetime) -> bool:
+        """A browser session also ends SESSION_MAX_AGE after sign-in."""
+        if isinstance(issued_at, bool) or not isinstance(issued_at, (int, float)):
+            return False
+        if now.timestamp() - issued_at >= SESSION_MAX_AGE.total_seconds() or issued_at > now.timestamp() + 60:
+            return False
+        return self.accepts_credential(issued_at, generation)
 
 
 def validate_daily_limit(value: int) -> int:

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Callable
 from urllib.parse import quote
 
@@ -34,6 +35,11 @@ CONFIRM = "confirm-email"
 RESET = "reset-password"
 EMAIL_CHANGE = "change-email"
 
+# Mail kinds a stranger can make us send to any address: at most one per recipient and kind per
+# RECIPIENT_COOLDOWN.
+_LIMITED_KINDS = frozenset({"confirm_email", "already_registered", "reset_password", "change_email"})
+MAIL_REQUEST_LEASE = timedelta(minutes=5)
+
 
 class InvalidRefreshToken(Unauthenticated):
     default_message = "The refresh token is invalid, expired or already used."
@@ -49,11 +55,6 @@ class TokenPair:
 
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _password_fingerprint(password_hash: str) -> str:
-    """Changes whenever the password does, so a reset link works once."""
-    return _sha256(password_hash)[:20]
 
 
 class Accounts:
@@ -87,8 +88,17 @@ class Accounts:
         return f"{self._base_url}{path}?token={quote(token)}"
 
     def _queue(self, uow: UnitOfWork, kind: str, to: str, language: str | None, **context: Any) -> None:
+        now = self._clock.now()
+        if kind in _LIMITED_KINDS and uow.outbox.queued_since(to, kind, now - rules.RECIPIENT_COOLDOWN):
+            return  # the recipient got this kind of mail moments ago: no floods of mail
         message = self._mail.render(kind, language or "en", to, context)
-        uow.outbox.add(message, self._clock.now())
+        uow.outbox.add(message, now)
+
+    @staticmethod
+    def _greeting(user: User) -> str | None:
+        """The name to greet with: only on a confirmed address, so nobody can put words of their own
+        into mail sent to an address they do not own."""
+        return user.name if user.is_email_confirmed else None
 
     def _issue_pair(self, uow: UnitOfWork, user: User, family_id: str | None = None) -> TokenPair:
         now = self._clock.now()
@@ -96,7 +106,7 @@ class Accounts:
         uow.refresh_tokens.add(
             user.id, family_id or uuid.uuid4().hex, _sha256(raw), now + rules.REFRESH_TOKEN_TTL, now
         )
-        access = self._access.issue(user.id, user.role.value, now)
+        access = self._access.issue(user.id, user.role.value, now, user.session_generation)
         return TokenPair(access, raw, int(rules.ACCESS_TOKEN_TTL.total_seconds()))
 
     def _require_user(self, uow: UnitOfWork, user_id: int) -> User:
@@ -118,7 +128,7 @@ class Accounts:
             existing = uow.users.get_by_email(email)
             if existing is not None:
                 self._queue(uow, "already_registered", email, existing.settings.language or language,
-                            name=existing.name, login_url=f"{self._base_url}/login",
+                            name=self._greeting(existing), login_url=f"{self._base_url}/login",
                             reset_url=f"{self._base_url}/forgot-password")
                 uow.commit()
                 return
@@ -131,8 +141,7 @@ class Accounts:
             except DuplicateEmail:
                 return  # a concurrent registration of the same address won
             token = self._signed.dumps(CONFIRM, {"uid": user.id, "email": email})
-            self._queue(uow, "confirm_email", email, language, name=name,
-                        link=self._link("/confirm-email", token))
+            self._queue(uow, "confirm_email", email, language, link=self._link("/confirm-email", token))
             uow.commit()
 
     def confirm_email(self, token: str) -> User:
@@ -148,42 +157,72 @@ class Accounts:
                 uow.commit()
             return user
 
-    def resend_confirmation(self, email: str) -> None:
+    def _request_mail(self, kind: str, email: str, language: str) -> None:
+        """Queue a mail request. The same work whether or not the address has an account: the
+        worker looks the account up (process_mail_requests), so timing tells a caller nothing."""
         email = rules.validate_email(email)
+        language = language if language in rules.LANGUAGES else "en"
         with self._uow() as uow:
-            user = uow.users.get_by_email(email)
-            if user is None or user.is_email_confirmed or not user.is_active:
-                return
-            token = self._signed.dumps(CONFIRM, {"uid": user.id, "email": email})
-            self._queue(uow, "confirm_email", email, user.settings.language, name=user.name,
-                        link=self._link("/confirm-email", token))
+            uow.mail_requests.add(kind, email, language, self._clock.now())
             uow.commit()
+
+    def resend_confirmation(self, email: str, language: str = "en") -> None:
+        self._request_mail("confirm_email", email, language)
+
+    def process_mail_requests(self, batch: int = 20) -> int:
+        """The worker's half of resend and forgot-password: look each address up and queue the mail
+        it should get, if any. Returns how many requests were handled."""
+        with self._uow() as uow:
+            requests = uow.mail_requests.claim(self._clock.now(), MAIL_REQUEST_LEASE, batch)
+            uow.commit()
+        for request in requests:
+            with self._uow() as uow:
+                user = uow.users.get_by_email(request.email)
+                if user is not None and user.is_active:
+                    if request.kind == "confirm_email" and not user.is_email_confirmed:
+                        token = self._signed.dumps(CONFIRM, {"uid": user.id, "email": user.email})
+                        self._queue(uow, "confirm_email", user.email, user.settings.language or request.language,
+                                    link=self._link("/confirm-email", token))
+                    elif request.kind == "reset_password":
+                        token = self._signed.dumps(RESET, {"uid": user.id, "fp": user.link_fingerprint(RESET)})
+                        self._queue(uow, "reset_password", user.email, user.settings.language or request.language,
+                                    name=self._greeting(user), link=self._link("/reset-password", token))
+                uow.mail_requests.mark_done(request.id, self._clock.now())
+                uow.commit()
+        return len(requests)
 
     # -- sign-in and tokens ----------------------------------------------------------------
 
     def authenticate(self, email: str, password: str) -> User:
-        """Check e-mail and password with per-account throttling; the user on success."""
+        """Check e-mail and password with per-account throttling; the user on success.
+
+        The attempt is taken before the password is checked: under a per-account lock it is
+        counted against the limit and stored as a failure, and only a correct password removes it.
+        So however many attempts arrive at once, at most LOGIN_FAILURE_LIMIT are ever checked."""
         email = rules.normalize_email(email)
         key = _sha256(email)
         now = self._clock.now()
         with self._uow() as uow:
+            uow.login_failures.lock(key)
             wait = rules.throttle_retry_after(
                 uow.login_failures.since(key, now - rules.LOGIN_FAILURE_WINDOW), now)
             if wait is not None:
                 raise LoginThrottled(wait)
+            attempt = uow.login_failures.record(key, now)
             user = uow.users.get_by_email(email) if email else None
+            uow.commit()
         # Verify outside any transaction: hashing is slow and must not hold locks.
         if user is None:
             self._hasher.dummy_verify(password or "")
             ok = False
         else:
             ok = self._hasher.verify(user.password_hash, password or "")
+        if not ok:
+            raise InvalidCredentials()  # the attempt stays recorded as a failure
         with self._uow() as uow:
-            if not ok:
-                uow.login_failures.record(key, self._clock.now())
-                uow.commit()
-                raise InvalidCredentials()
             if not user.is_active:
+                uow.login_failures.remove(attempt)
+                uow.commit()
                 raise Forbidden("This account has been deactivated.")
             uow.login_failures.clear(key)
             if self._hasher.needs_rehash(user.password_hash):
@@ -226,49 +265,70 @@ class Accounts:
             return pair
 
     def logout(self, raw_token: str) -> None:
+        """Revoke the refresh token's family and end the account's access tokens and sessions."""
         with self._uow() as uow:
             row = uow.refresh_tokens.get_by_hash(_sha256(raw_token or ""))
             if row is not None:
                 uow.refresh_tokens.revoke_family(row.family_id, self._clock.now())
+                self._end_sessions(uow, row.user_id)
                 uow.commit()
+
+    def end_sessions(self, user_id: int) -> None:
+        """Sign-out on the pages: every browser session and access token issued so far stops working."""
+        with self._uow() as uow:
+            self._end_sessions(uow, user_id)
+            uow.commit()
+
+    def _end_sessions(self, uow: UnitOfWork, user_id: int) -> None:
+        user = uow.users.lock(user_id)
+        if user is not None:
+            user.end_sessions()
+            user.updated_at = self._clock.now()
+            uow.users.update(user)
 
     def user_from_access_token(self, token: str) -> User:
         claims = self._access.verify(token)
         with self._uow() as uow:
-            return self._require_user(uow, _int(claims.get("sub")))
+            user = self._require_user(uow, _int(claims.get("sub")))
+        iat = claims.get("iat")
+        if isinstance(iat, bool) or not isinstance(iat, (int, float)) or not user.accepts_credential(
+                iat, claims.get("gen")):
+            raise Unauthenticated("The access token is no longer valid; sign in again.")
+        return user
+
+    def user_for_session(self, user_id: int, generation: Any, issued_at: Any) -> User | None:
+        """The user of a browser session, or None when the session has ended (sign-out, password
+        change, deactivation, its absolute lifetime, or an account that is not the one it was
+        issued to)."""
+        with self._uow() as uow:
+            user = uow.users.get(user_id)
+        if user is None or not user.accepts_session(issued_at, generation, self._clock.now()):
+            return None
+        return user
 
     # -- password reset --------------------------------------------------------------------
 
-    def forgot_password(self, email: str) -> None:
-        email = rules.validate_email(email)
-        with self._uow() as uow:
-            user = uow.users.get_by_email(email)
-            if user is None or not user.is_active:
-                return
-            token = self._signed.dumps(RESET, {"uid": user.id, "pw": _password_fingerprint(user.password_hash)})
-            self._queue(uow, "reset_password", email, user.settings.language, name=user.name,
-                        link=self._link("/reset-password", token))
-            uow.commit()
+    def forgot_password(self, email: str, language: str = "en") -> None:
+        self._request_mail("reset_password", email, language)
 
     def reset_password(self, token: str, password: str) -> None:
         data = self._signed.loads(RESET, token, rules.RESET_TOKEN_TTL)
         with self._uow() as uow:
             user = uow.users.get(_int(data.get("uid")))
-            if user is None or data.get("pw") != _password_fingerprint(user.password_hash):
+            if user is None or data.get("fp") != user.link_fingerprint(RESET):
                 raise InvalidToken()
         rules.validate_password(password, user.email)
         new_hash = self._hasher.hash(password)
         with self._uow() as uow:
             user = uow.users.lock(user.id)
-            if user is None or data.get("pw") != _password_fingerprint(user.password_hash):
+            if user is None or data.get("fp") != user.link_fingerprint(RESET):
                 raise InvalidToken()
             now = self._clock.now()
-            user.password_hash = new_hash
-            user.updated_at = now
+            user.change_password(new_hash, now)
             uow.users.update(user)
             uow.refresh_tokens.revoke_user(user.id, now)
             uow.login_failures.clear(_sha256(user.email))
-            self._queue(uow, "password_changed", user.email, user.settings.language, name=user.name)
+            self._queue(uow, "password_changed", user.email, user.settings.language, name=self._greeting(user))
             uow.commit()
 
     # -- profile ---------------------------------------------------------------------------
@@ -294,20 +354,24 @@ class Accounts:
         if not self._hasher.verify(user.password_hash, password or ""):
             raise ValidationFailed.on(field, "The password is not correct.")
 
-    def change_password(self, user_id: int, current_password: str, new_password: str) -> None:
+    def change_password(self, user_id: int, current_password: str, new_password: str) -> User:
+        """Set a new password. Every other session, token and mailed link ends; the returned user
+        carries the new session generation, for the session that made the change."""
         user = self.get_profile(user_id)
         self._check_password(user, current_password, "current_password")
         rules.validate_password(new_password, user.email, "new_password")
         new_hash = self._hasher.hash(new_password)
         with self._uow() as uow:
-            user = self._require_user(uow, user_id)
+            user = uow.users.lock(user_id)
+            if user is None or not user.is_active:
+                raise Unauthenticated()
             now = self._clock.now()
-            user.password_hash = new_hash
-            user.updated_at = now
+            user.change_password(new_hash, now)
             uow.users.update(user)
             uow.refresh_tokens.revoke_user(user.id, now)
-            self._queue(uow, "password_changed", user.email, user.settings.language, name=user.name)
+            self._queue(uow, "password_changed", user.email, user.settings.language, name=self._greeting(user))
             uow.commit()
+            return user
 
     def request_email_change(self, user_id: int, new_email: str, password: str) -> None:
         user = self.get_profile(user_id)
@@ -319,11 +383,12 @@ class Accounts:
             taken = uow.users.get_by_email(new_email)
             if taken is not None:
                 self._queue(uow, "already_registered", new_email, taken.settings.language,
-                            name=taken.name, login_url=f"{self._base_url}/login",
+                            name=self._greeting(taken), login_url=f"{self._base_url}/login",
                             reset_url=f"{self._base_url}/forgot-password")
             else:
-                token = self._signed.dumps(EMAIL_CHANGE, {"uid": user.id, "old": user.email, "new": new_email})
-                self._queue(uow, "change_email", new_email, user.settings.language, name=user.name,
+                token = self._signed.dumps(EMAIL_CHANGE, {"uid": user.id, "new": new_email,
+                                                          "fp": user.link_fingerprint(EMAIL_CHANGE)})
+                self._queue(uow, "change_email", new_email, user.settings.language,
                             link=self._link("/confirm-email-change", token))
             uow.commit()
 
@@ -331,17 +396,19 @@ class Accounts:
         data = self._signed.loads(EMAIL_CHANGE, token, rules.EMAIL_CHANGE_TOKEN_TTL)
         with self._uow() as uow:
             user = uow.users.lock(_int(data.get("uid")))
-            if user is None or user.email != data.get("old"):
+            # The fingerprint moves with every address or password change: a used link, or one
+            # issued before a password reset, is refused.
+            if user is None or data.get("fp") != user.link_fingerprint(EMAIL_CHANGE) or not isinstance(
+                    data.get("new"), str):
                 raise InvalidToken()
             old = user.email
-            user.email = str(data.get("new"))
-            user.is_email_confirmed = True
-            user.updated_at = self._clock.now()
+            user.change_email(rules.validate_email(data["new"]), self._clock.now())
             try:
                 uow.users.update(user)
             except DuplicateEmail:
                 raise InvalidToken("That address is now used by another account.") from None
-            self._queue(uow, "email_changed", old, user.settings.language, name=user.name, new_email=user.email)
+            self._queue(uow, "email_changed", old, user.settings.language, name=self._greeting(user),
+                        new_email=user.email)
             uow.commit()
             return user
 

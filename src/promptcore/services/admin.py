@@ -50,9 +50,11 @@ class Admin:
                     raise ValidationFailed.on("is_active", "Use true or false.")
                 if user.id == admin.id and not active:
                     raise ValidationFailed.on("is_active", "You cannot deactivate your own account.")
-                user.is_active = active
-                if not active:
+                if user.is_active and not active:
+                    # Deactivation ends every session and token; reactivation revives none of them.
+                    user.end_sessions()
                     uow.refresh_tokens.revoke_user(user.id, self._clock.now())
+                user.is_active = active
             user.updated_at = self._clock.now()
             uow.users.update(user)
             uow.commit()

@@ -8,7 +8,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Generator, Iterator
 
 from ..domain.errors import (
     EmailNotConfirmed,
@@ -221,7 +221,10 @@ class Prompts:
         return self._policy.status_of(locked.daily_limit, used + 1, oldest or now, now)
 
     def _finish(self, record: PromptRecord, started: float, result: Improvement | None,
-                error: BaseException | None) -> None:
+                error: BaseException | None, produced: str | None = None) -> None:
+        """Record the outcome: a complete answer; or, with ``produced``, the part of an answer
+        that was already sent when the stream failed (the unit is spent, SPEC §7.1, and
+        ``error`` says why it is incomplete); else a failure, which gives the unit back."""
         record.latency_ms = int((time.perf_counter() - started) * 1000)
         if result is not None:
             record.status = RecordStatus.SUCCEEDED
@@ -231,12 +234,16 @@ class Prompts:
             if result.cost is not None:
                 usage.setdefault("cost", result.cost)
             record.usage = usage or None
+        elif produced is not None:
+            record.status = RecordStatus.SUCCEEDED
+            record.generated_prompt = produced.strip()
+            record.error = _error_slug(error)
         else:
             record.status = RecordStatus.FAILED
             record.error = _error_slug(error)
         with self._uow() as uow:
             uow.prompts.finish(record)
-            if result is not None:
+            if record.status is RecordStatus.SUCCEEDED:
                 uow.prompts.count_success(record.user_id, record.created_at, record.style)
             uow.commit()
 
@@ -254,34 +261,72 @@ class Prompts:
         return Generated(record, quota)
 
     def _release(self, record: PromptRecord, started: float, exc: BaseException) -> None:
+        self._settle(record, started, None, exc)
+
+    def _settle(self, record: PromptRecord, started: float, result: Improvement | None,
+                exc: BaseException | None, produced: str | None = None) -> None:
+        """_finish on a path that must not raise (a failure, or a client that left)."""
         try:
-            self._finish(record, started, None, exc)
+            self._finish(record, started, result, exc, produced)
         except Exception:  # the reservation then simply goes stale
-            log.exception("could not record the failure of request %s", record.id)
+            log.exception("could not record the outcome of request %s", record.id)
 
     def improve_stream(self, user: User, prompt: Any, style: Any, model: Any = None, parent_id: Any = None,
-                       feedback: Any = None) -> Iterator[str | Generated]:
+                       feedback: Any = None) -> Generator[str | Generated, None, None]:
         """Reserve first (errors raise before any byte is sent), then yield text deltas and
-        finally the Generated result. A failure while streaming releases the unit and raises."""
+        finally the Generated result (SPEC §7.1). A failure before the first delta releases the
+        unit and raises. Once a delta has been handed out the unit is spent, however the stream
+        ends: a later upstream failure keeps what was produced and raises; a consumer that stops
+        early (``close()``, as a WSGI server does when the client hangs up) makes the answer be
+        read to its end, within the improver's deadline, and recorded whole."""
         request, record = self._prepare(user, prompt, style, model, parent_id, feedback)
         quota = self._reserve(user, record)
         return self._stream(request, record, quota)
 
     def _stream(self, request: ImprovementRequest, record: PromptRecord,
-                quota: QuotaStatus) -> Iterator[str | Generated]:
+                quota: QuotaStatus) -> Generator[str | Generated, None, None]:
         started = time.perf_counter()
         result: Improvement | None = None
+        produced: list[str] = []
+        gone = False  # the consumer closed us: nothing more may be yielded
+        upstream: Iterator[str | Improvement] | None = None
         try:
-            for item in self._improver.stream(request):
+            upstream = iter(self._improver.stream(request))
+            for item in upstream:
                 if isinstance(item, Improvement):
                     result = item
-                else:
+                    continue
+                produced.append(item)
+                try:
                     yield item
+                except GeneratorExit:
+                    gone = True
+                    break
+            if gone:  # the upstream has answered and is paid for: read it to its end
+                for item in upstream:
+                    if isinstance(item, Improvement):
+                        result = item
+                    else:
+                        produced.append(item)
             if result is None:
                 raise LlmUnavailable("The model's answer ended early.")
         except BaseException as exc:
-            self._release(record, started, exc)
+            if produced:  # output was sent: the unit is spent (SPEC §7.1)
+                log.warning("stream of request %s broke off after output was sent (%s); the unit is kept",
+                            record.id, type(exc).__name__)
+                self._settle(record, started, result, exc, "".join(produced))
+            else:
+                self._release(record, started, exc)
+            if gone and isinstance(exc, Exception):
+                return  # closing must end quietly; the failure is logged and recorded
             _reraise(exc)
+        finally:
+            close = getattr(upstream, "close", None)
+            if close is not None:
+                close()
+        if gone:
+            self._settle(record, started, result, None)
+            return
         self._finish(record, started, result, None)
         yield Generated(record, quota)
 

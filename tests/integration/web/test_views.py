@@ -11,7 +11,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from tests.conftest import build_test_app, make_settings
+from tests.conftest import age_outbox, build_test_app, make_settings
 
 from .conftest import PASSWORD
 from .test_security import TOKEN, confirmed_user, generate, signed_in_client, token
@@ -72,6 +72,13 @@ def test_an_unconfirmed_user_sees_a_notice_and_cannot_generate(app_and_container
     assert r.status_code == 403 and "Confirm your e-mail address before generating prompts." in text(r)
     r = client.post("/resend-confirmation", data={"csrf_token": token(client, "/app")})
     assert r.status_code == 303
+    container.accounts().process_mail_requests()
+    with container.uow() as uow:
+        subjects = [m.subject for m, _created, _sent in uow.outbox.recent(10)]
+    assert subjects.count("Confirm your promptcore address") == 1  # within the recipient's cooldown
+    age_outbox(container, minutes=3)
+    r = client.post("/resend-confirmation", data={"csrf_token": token(client, "/app")})
+    container.accounts().process_mail_requests()
     with container.uow() as uow:
         subjects = [m.subject for m, _created, _sent in uow.outbox.recent(10)]
     assert subjects.count("Confirm your promptcore address") == 2
@@ -166,6 +173,7 @@ def test_forgot_and_reset_password_pages(app_and_container):
     for address in ("reset@example.com", "nobody@example.com"):
         r = client.post("/forgot-password", data={"csrf_token": token(client, "/forgot-password"), "email": address})
         assert r.status_code == 200 and "Check your inbox" in text(r)
+    container.accounts().process_mail_requests()
     with container.uow() as uow:
         mail = next(m for m, _c, _s in uow.outbox.recent(10) if m.to == "reset@example.com")
     link = re.search(r"(/reset-password\?token=\S+)", mail.text).group(1)
