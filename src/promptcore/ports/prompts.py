@@ -1,0 +1,75 @@
+"""Prompts: the styles, the history records and the improver."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterator
+
+from ..domain.prompts import Improvement, ImprovementRequest, PromptRecord, Style
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    items: list[PromptRecord]
+    next_cursor: str | None
+
+
+class StyleRepository(ABC):
+    @abstractmethod
+    def list(self) -> list[Style]: ...
+    @abstractmethod
+    def get(self, slug: str) -> Style | None: ...
+
+
+class PromptRepository(ABC):
+    @abstractmethod
+    def add(self, record: PromptRecord) -> PromptRecord: ...
+    @abstractmethod
+    def get(self, user_id: int, record_id: int) -> PromptRecord | None:
+        """A record of this user's, not deleted; None for anyone else's."""
+    @abstractmethod
+    def finish(self, record: PromptRecord) -> None:
+        """Store the outcome (status, text, model, usage, latency) of a pending record; of a
+        record deleted meanwhile, the status only."""
+    @abstractmethod
+    def quota_usage(self, user_id: int, since: datetime, stale_before: datetime,
+                    limit: int) -> tuple[int, datetime | None]:
+        """Of the records created at or after ``since`` that count against the quota
+        (succeeded ones, and pending ones created at or after ``stale_before``; deleted ones
+        included), take the newest ``limit``: their number and the oldest creation time among
+        them. That is all the quota arithmetic needs (QuotaPolicy.status_of)."""
+    @abstractmethod
+    def count_success(self, user_id: int, at: datetime, style: str) -> None:
+        """Add one to the per-day, per-style usage counters behind the stats."""
+    @abstractmethod
+    def page(self, user_id: int, limit: int, cursor: tuple[datetime, int] | None,
+             style: str | None, query: str | None) -> list[PromptRecord]: ...
+    @abstractmethod
+    def all_for_export(self, user_id: int) -> Iterator[PromptRecord]: ...
+    @abstractmethod
+    def soft_delete(self, user_id: int, record_id: int, now: datetime) -> bool:
+        """Delete a record of this user's, whatever its status: erase its texts (prompt, answer,
+        feedback, usage, error, model, parent link) and keep only what the quota and the stats
+        need (user, status, style, created_at). A later ``finish`` then stores the status only."""
+    @abstractmethod
+    def stats(self, user_id: int, since_day: datetime) -> tuple[int, dict[str, int], dict[str, int]]:
+        """(total generations, counts by style, counts by UTC day (ISO date) since ``since_day``),
+        from the usage counters; deleting history does not change them."""
+
+
+class PromptImprover(ABC):
+    """Rewrites a prompt. Raises LlmUnavailable or PromptRejected on failure."""
+
+    name: str = "improver"
+
+    @abstractmethod
+    def improve(self, request: ImprovementRequest) -> Improvement: ...
+
+    def stream(self, request: ImprovementRequest) -> Iterator["str | Improvement"]:
+        """Yield text deltas as they are produced, then the final Improvement last.
+        The default streams the whole answer as one delta."""
+        result = self.improve(request)
+        yield result.text
+        yield result
