@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+import html as html_escaping
 import itertools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from typing import Any
 
-from promptcore.domain.errors import DeliveryFailed, InvalidToken
+from promptcore.domain.errors import DeliveryFailed, InvalidToken, Unauthenticated
+from promptcore.domain.notifications import SentNotification
 from promptcore.domain.prompts import Improvement, ImprovementRequest, PromptRecord, RecordStatus, Style
-from promptcore.domain.users import User
+from promptcore.domain.quota import UnitSource, UnitStatus
+from promptcore.domain.users import ACCESS_TOKEN_TTL, User
 from promptcore.ports import (
     AccessTokenCodec,
     Clock,
@@ -21,11 +25,13 @@ from promptcore.ports import (
     MailRequest,
     MailRequestRepository,
     MailTemplates,
+    NotificationRepository,
     Outbox,
     OutboxItem,
     PasswordHasher,
     PromptImprover,
     PromptRepository,
+    QuotaLedger,
     RefreshTokenRepository,
     RefreshTokenRow,
     SignedTokenCodec,
@@ -33,6 +39,16 @@ from promptcore.ports import (
     UnitOfWork,
     UserRepository,
 )
+from promptcore.ports.mail import MAIL_KINDS
+from tests.fake_billing import (
+    FakeBillingEventRepository,
+    FakePaymentRepository,
+    FakePlanRepository,
+    FakeRefundRepository,
+    FakeSubscriptionRepository,
+    seed_plans,
+)
+from tests.fake_payments import FakePaymentGateway  # noqa: F401 - the PaymentGateway port's fake
 
 
 class FakeClock(Clock):
@@ -46,9 +62,15 @@ class FakeClock(Clock):
         self.current += timedelta(**kwargs)
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    """As the SQL adapters' UtcDateTime columns: what is stored comes back in UTC."""
+    return value.astimezone(timezone.utc) if value is not None else None
+
+
 @dataclass
 class FakeStore:
-    """The committed state shared by every FakeUnitOfWork made from it."""
+    """The committed state shared by every FakeUnitOfWork made from it. FakeUnitOfWork.commit
+    writes back every field but ``ids``, so a new repository's state needs only a field here."""
 
     users: dict[int, User] = field(default_factory=dict)
     refresh: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -59,6 +81,14 @@ class FakeStore:
     prompts: dict[int, PromptRecord] = field(default_factory=dict)
     deleted_prompts: dict[int, datetime] = field(default_factory=dict)
     counters: dict[tuple[int, str, str], int] = field(default_factory=dict)
+    quota_units: dict[int, dict[str, Any]] = field(default_factory=dict)
+    notifications_sent: dict[int, SentNotification] = field(default_factory=dict)
+    # billing (tests/fake_billing.py)
+    plans: dict[str, Any] = field(default_factory=seed_plans)
+    subscriptions: dict[int, Any] = field(default_factory=dict)
+    payments: dict[int, Any] = field(default_factory=dict)
+    refunds: dict[int, Any] = field(default_factory=dict)
+    billing_events: dict[str, datetime] = field(default_factory=dict)
     ids: Any = field(default_factory=lambda: itertools.count(1))
 
 
@@ -70,8 +100,13 @@ class FakeUserRepository(UserRepository):
         if any(u.email == user.email for u in self.s.users.values()):
             raise DuplicateEmail(user.email)
         user.id = next(self.s.ids)
-        self.s.users[user.id] = copy.deepcopy(user)
+        self.s.users[user.id] = self._stored(user)
         return user
+
+    @staticmethod
+    def _stored(user: User) -> User:
+        return dataclasses.replace(copy.deepcopy(user), created_at=_utc(user.created_at),
+                                   updated_at=_utc(user.updated_at))
 
     def get(self, user_id: int) -> User | None:
         user = self.s.users.get(user_id)
@@ -86,19 +121,30 @@ class FakeUserRepository(UserRepository):
     def update(self, user: User) -> None:
         if any(u.email == user.email and u.id != user.id for u in self.s.users.values()):
             raise DuplicateEmail(user.email)
-        self.s.users[user.id] = copy.deepcopy(user)
+        if user.id in self.s.users:  # as UPDATE ... WHERE id = :id: an unknown id changes nothing
+            self.s.users[user.id] = self._stored(user)
 
     def delete(self, user_id: int) -> None:
+        # As the schema's ON DELETE CASCADE: every row that references the user goes with it
+        # (tests/contract holds the list to the foreign keys of adapters/sql/tables.py).
         self.s.users.pop(user_id, None)
         for key in [k for k, r in self.s.prompts.items() if r.user_id == user_id]:
             del self.s.prompts[key]
+            self.s.deleted_prompts.pop(key, None)
         for key in [k for k, r in self.s.refresh.items() if r["user_id"] == user_id]:
             del self.s.refresh[key]
+        for key in [k for k in self.s.counters if k[0] == user_id]:
+            del self.s.counters[key]
+        for key in [k for k, u in self.s.quota_units.items() if u["user_id"] == user_id]:
+            del self.s.quota_units[key]
+        for key in [k for k, n in self.s.notifications_sent.items() if n.user_id == user_id]:
+            del self.s.notifications_sent[key]
 
     def search(self, query: str | None, after_id: int | None, limit: int) -> list[User]:
         users = sorted(self.s.users.values(), key=lambda u: u.id)
         if query:
-            users = [u for u in users if query.lower() in u.email or query.lower() in (u.name or "").lower()]
+            q = query.lower()
+            users = [u for u in users if q in u.email.lower() or q in (u.name or "").lower()]
         if after_id is not None:
             users = [u for u in users if u.id > after_id]
         return [copy.deepcopy(u) for u in users[:limit]]
@@ -111,7 +157,8 @@ class FakeRefreshTokenRepository(RefreshTokenRepository):
     def add(self, user_id, family_id, token_hash, expires_at, now) -> None:
         new_id = next(self.s.ids)
         self.s.refresh[new_id] = dict(id=new_id, user_id=user_id, family_id=family_id, token_hash=token_hash,
-                                      expires_at=expires_at, used_at=None, revoked_at=None)
+                                      created_at=_utc(now), expires_at=_utc(expires_at), used_at=None,
+                                      revoked_at=None)
 
     def get_by_hash(self, token_hash: str) -> RefreshTokenRow | None:
         for r in self.s.refresh.values():
@@ -121,21 +168,21 @@ class FakeRefreshTokenRepository(RefreshTokenRepository):
         return None
 
     def mark_used(self, token_id: int, now: datetime) -> bool:
-        r = self.s.refresh[token_id]
-        if r["used_at"] or r["revoked_at"]:
+        r = self.s.refresh.get(token_id)  # an unknown id updates no row: False, as SQL
+        if r is None or r["used_at"] or r["revoked_at"]:
             return False
-        r["used_at"] = now
+        r["used_at"] = _utc(now)
         return True
 
     def revoke_family(self, family_id: str, now: datetime) -> None:
         for r in self.s.refresh.values():
             if r["family_id"] == family_id and r["revoked_at"] is None:
-                r["revoked_at"] = now
+                r["revoked_at"] = _utc(now)
 
     def revoke_user(self, user_id: int, now: datetime) -> None:
         for r in self.s.refresh.values():
             if r["user_id"] == user_id and r["revoked_at"] is None:
-                r["revoked_at"] = now
+                r["revoked_at"] = _utc(now)
 
 
 class FakeLoginFailureRepository(LoginFailureRepository):
@@ -147,14 +194,14 @@ class FakeLoginFailureRepository(LoginFailureRepository):
 
     def record(self, key: str, at: datetime) -> int:
         new_id = next(self.s.ids)
-        self.s.failures.append((key, at, new_id))
+        self.s.failures.append((key, _utc(at), new_id))
         return new_id
 
     def remove(self, failure_id: int) -> None:
         self.s.failures = [f for f in self.s.failures if f[2] != failure_id]
 
     def since(self, key: str, since: datetime) -> list[datetime]:
-        return [at for k, at, _id in self.s.failures if k == key and at >= since]
+        return [at for k, at, _id in sorted(self.s.failures, key=lambda f: (f[1], f[2])) if k == key and at >= since]
 
     def clear(self, key: str) -> None:
         self.s.failures = [f for f in self.s.failures if f[0] != key]
@@ -166,8 +213,8 @@ class FakeOutbox(Outbox):
 
     def add(self, message: MailMessage, now: datetime) -> None:
         new_id = next(self.s.ids)
-        self.s.outbox[new_id] = dict(id=new_id, message=message, created_at=now, attempts=0, next_attempt_at=now,
-                                     locked_until=None, sent_at=None, last_error=None)
+        self.s.outbox[new_id] = dict(id=new_id, message=message, created_at=_utc(now), attempts=0,
+                                     next_attempt_at=_utc(now), locked_until=None, sent_at=None, last_error=None)
 
     def claim(self, now: datetime, lease: timedelta, limit: int) -> list[OutboxItem]:
         items = []
@@ -181,11 +228,13 @@ class FakeOutbox(Outbox):
                 items.append(OutboxItem(r["id"], r["message"], r["attempts"]))
         return items
 
+    # As UPDATE ... WHERE id = :id, an unknown id changes nothing.
     def mark_sent(self, item_id: int, now: datetime) -> None:
-        self.s.outbox[item_id].update(sent_at=now, locked_until=None)
+        self.s.outbox.get(item_id, {}).update(sent_at=_utc(now), locked_until=None, last_error=None)
 
     def mark_failed(self, item_id: int, error: str, retry_at: datetime) -> None:
-        self.s.outbox[item_id].update(locked_until=None, next_attempt_at=retry_at, last_error=error)
+        self.s.outbox.get(item_id, {}).update(locked_until=None, next_attempt_at=_utc(retry_at),
+                                              last_error=error[:500])  # the column's length
 
     def pending_count(self) -> int:
         return sum(1 for r in self.s.outbox.values() if r["sent_at"] is None)
@@ -195,8 +244,9 @@ class FakeOutbox(Outbox):
         return [(r["message"], r["created_at"], r["sent_at"]) for r in rows]
 
     def queued_since(self, to: str, kind: str, since: datetime) -> bool:
-        return any(r["message"].to == to and r["message"].kind == kind and r["created_at"] >= since
-                   for r in self.s.outbox.values())
+        # A message without a kind is stored with none (NULL), which no kind matches.
+        return bool(kind) and any(r["message"].to == to and r["message"].kind == kind and r["created_at"] >= since
+                                  for r in self.s.outbox.values())
 
 
 class FakeMailRequests(MailRequestRepository):
@@ -205,8 +255,8 @@ class FakeMailRequests(MailRequestRepository):
 
     def add(self, kind: str, email: str, language: str, now: datetime) -> None:
         new_id = next(self.s.ids)
-        self.s.mail_requests[new_id] = dict(id=new_id, kind=kind, email=email, language=language, created_at=now,
-                                            locked_until=None, done_at=None)
+        self.s.mail_requests[new_id] = dict(id=new_id, kind=kind, email=email, language=language,
+                                            created_at=_utc(now), locked_until=None, done_at=None)
 
     def claim(self, now: datetime, lease: timedelta, limit: int) -> list[MailRequest]:
         items = []
@@ -217,7 +267,7 @@ class FakeMailRequests(MailRequestRepository):
         return items
 
     def mark_done(self, request_id: int, now: datetime) -> None:
-        self.s.mail_requests[request_id].update(done_at=now, locked_until=None)
+        self.s.mail_requests.get(request_id, {}).update(done_at=_utc(now), locked_until=None)
 
 
 class FakeStyleRepository(StyleRepository):
@@ -225,10 +275,10 @@ class FakeStyleRepository(StyleRepository):
         self.s = store
 
     def list(self) -> list[Style]:
-        return sorted(self.s.styles.values(), key=lambda s: (s.position, s.slug))
+        return [copy.deepcopy(s) for s in sorted(self.s.styles.values(), key=lambda s: (s.position, s.slug))]
 
     def get(self, slug: str) -> Style | None:
-        return self.s.styles.get(slug)
+        return copy.deepcopy(self.s.styles.get(slug))
 
 
 class FakePromptRepository(PromptRepository):
@@ -237,7 +287,7 @@ class FakePromptRepository(PromptRepository):
 
     def add(self, record: PromptRecord) -> PromptRecord:
         record.id = next(self.s.ids)
-        self.s.prompts[record.id] = copy.deepcopy(record)
+        self.s.prompts[record.id] = dataclasses.replace(copy.deepcopy(record), created_at=_utc(record.created_at))
         return record
 
     def get(self, user_id: int, record_id: int) -> PromptRecord | None:
@@ -247,21 +297,19 @@ class FakePromptRepository(PromptRepository):
         return copy.deepcopy(r)
 
     def finish(self, record: PromptRecord) -> None:
-        if record.id in self.s.deleted_prompts:  # deleted while generating: only the status
-            self.s.prompts[record.id].status = record.status
+        stored = self.s.prompts.get(record.id)
+        if stored is None:  # as UPDATE ... WHERE id = :id: an unknown id changes nothing
             return
-        self.s.prompts[record.id] = copy.deepcopy(record)
-
-    def quota_usage(self, user_id: int, since: datetime, stale_before: datetime, limit: int):
-        times = [r.created_at for r in self.s.prompts.values()
-                 if r.user_id == user_id and r.created_at >= since and (
-                     r.status is RecordStatus.SUCCEEDED
-                     or (r.status is RecordStatus.PENDING and r.created_at >= stale_before))]
-        newest = sorted(times, reverse=True)[:max(limit, 0)]
-        return len(newest), (min(newest) if newest else None)
+        stored.status = record.status
+        if record.id in self.s.deleted_prompts:  # deleted while generating: only the status
+            return
+        # the outcome only, as SqlPromptRepository.finish: the prompt, style, feedback, parent
+        # and creation time stay as added
+        for name in ("generated_prompt", "model", "latency_ms", "usage", "error"):
+            setattr(stored, name, copy.deepcopy(getattr(record, name)))
 
     def count_success(self, user_id: int, at: datetime, style: str) -> None:
-        key = (user_id, at.date().isoformat(), style)
+        key = (user_id, at.astimezone(timezone.utc).date().isoformat(), style)  # the UTC day, as SQL
         self.s.counters[key] = self.s.counters.get(key, 0) + 1
 
     def _visible(self, user_id: int) -> list[PromptRecord]:
@@ -279,9 +327,6 @@ class FakePromptRepository(PromptRepository):
         if cursor:
             rows = [r for r in rows if (r.created_at, r.id) < cursor]
         return [copy.deepcopy(r) for r in rows[:limit]]
-
-    def all_for_export(self, user_id: int) -> Iterator[PromptRecord]:
-        return iter([copy.deepcopy(r) for r in self._visible(user_id)])
 
     def soft_delete(self, user_id: int, record_id: int, now: datetime) -> bool:
         if self.get(user_id, record_id) is None:
@@ -305,11 +350,62 @@ class FakePromptRepository(PromptRepository):
         return sum(by_style.values()), by_style, by_day
 
 
-class FakeUnitOfWork(UnitOfWork):
-    """Copies the store on entry and writes it back on commit, so an uncommitted change is lost."""
-
+class FakeQuotaLedger(QuotaLedger):
     def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def reserve(self, user_id: int, at: datetime, source: UnitSource, source_id: int | None = None) -> int:
+        new_id = next(self.s.ids)
+        self.s.quota_units[new_id] = dict(id=new_id, user_id=user_id, created_at=_utc(at), status=UnitStatus.PENDING,
+                                          source_kind=UnitSource(source), source_id=source_id)
+        return new_id
+
+    def keep(self, unit_id: int) -> None:
+        unit = self.s.quota_units.get(unit_id)
+        if unit is not None and unit["status"] is UnitStatus.PENDING:
+            unit["status"] = UnitStatus.KEPT
+
+    def release(self, unit_id: int) -> None:
+        unit = self.s.quota_units.get(unit_id)
+        if unit is not None and unit["status"] is UnitStatus.PENDING:
+            del self.s.quota_units[unit_id]
+
+    def usage(self, user_id: int, since: datetime, stale_before: datetime, limit: int):
+        if limit <= 0:
+            return 0, None
+        times = [u["created_at"] for u in self.s.quota_units.values()
+                 if u["user_id"] == user_id and u["created_at"] >= since and (
+                     u["status"] is UnitStatus.KEPT
+                     or (u["status"] is UnitStatus.PENDING and u["created_at"] >= stale_before))]
+        newest = sorted(times, reverse=True)[:limit]
+        return len(newest), (min(newest) if newest else None)
+
+
+class FakeNotificationRepository(NotificationRepository):
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def latest(self, user_id: int, kind: str) -> SentNotification | None:
+        mine = [n for n in self.s.notifications_sent.values() if n.user_id == user_id and n.kind == kind]
+        return max(mine, key=lambda n: (n.created_at, n.id), default=None)
+
+    def add_once(self, user_id: int, kind: str, period_key: str, now: datetime) -> bool:
+        # As the unique (user_id, kind, period_key) with ON CONFLICT DO NOTHING.
+        if any((n.user_id, n.kind, n.period_key) == (user_id, kind, period_key)
+               for n in self.s.notifications_sent.values()):
+            return False
+        new_id = next(self.s.ids)
+        self.s.notifications_sent[new_id] = SentNotification(new_id, user_id, kind, period_key, _utc(now))
+        return True
+
+
+class FakeUnitOfWork(UnitOfWork):
+    """Copies the store on entry and writes it back on commit, so an uncommitted change is lost.
+    ``read_only=True``: as SqlUnitOfWork(read_only=True), a unit that cannot commit."""
+
+    def __init__(self, store: FakeStore, read_only: bool = False) -> None:
         self.store = store
+        self.read_only = read_only
         self.commits = 0
 
     def __enter__(self) -> "FakeUnitOfWork":
@@ -322,15 +418,26 @@ class FakeUnitOfWork(UnitOfWork):
         self.mail_requests = FakeMailRequests(self._work)
         self.styles = FakeStyleRepository(self._work)
         self.prompts = FakePromptRepository(self._work)
+        self.quota = FakeQuotaLedger(self._work)
+        self.notifications = FakeNotificationRepository(self._work)
+        self.plans = FakePlanRepository(self._work)
+        self.subscriptions = FakeSubscriptionRepository(self._work)
+        self.payments = FakePaymentRepository(self._work)
+        self.refunds = FakeRefundRepository(self._work)
+        self.billing_events = FakeBillingEventRepository(self._work)
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self._work = None
 
     def commit(self) -> None:
-        for name in ("users", "refresh", "failures", "outbox", "mail_requests", "styles", "prompts",
-                     "deleted_prompts", "counters"):
-            setattr(self.store, name, copy.deepcopy(getattr(self._work, name)))
+        if self.read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
+        # Every field of the store but the shared id counter: a new repository's state cannot be
+        # forgotten here (tests/contract/test_fake_coverage.py holds this).
+        for f in dataclasses.fields(FakeStore):
+            if f.name != "ids":
+                setattr(self.store, f.name, copy.deepcopy(getattr(self._work, f.name)))
         self.commits += 1
 
     def rollback(self) -> None:
@@ -356,18 +463,35 @@ class FakePasswordHasher(PasswordHasher):
 
 
 class FakeAccessTokenCodec(AccessTokenCodec):
+    """Readable tokens. As JwtAccessTokenCodec, a bad token is Unauthenticated (401), not
+    InvalidToken (400, for e-mailed links); given a clock, a token expires ``ttl`` after issue."""
+
+    LEEWAY = timedelta(seconds=5)  # JwtAccessTokenCodec's
+
+    def __init__(self, clock: Clock | None = None, ttl: timedelta = ACCESS_TOKEN_TTL) -> None:
+        self.clock = clock
+        self.ttl = ttl
+
     def issue(self, user_id: int, role: str, now: datetime, generation: int = 0) -> str:
         return f"access:{user_id}:{role}:{int(now.timestamp())}:{generation}"
 
     def verify(self, token: str) -> dict[str, Any]:
-        parts = token.split(":")
-        if len(parts) != 5 or parts[0] != "access":
-            raise InvalidToken()
-        return {"sub": parts[1], "role": parts[2], "iat": int(parts[3]), "gen": int(parts[4])}
+        parts = token.split(":") if isinstance(token, str) else []
+        try:
+            if len(parts) != 5 or parts[0] != "access":
+                raise ValueError(token)
+            claims = {"sub": parts[1], "role": parts[2], "iat": int(parts[3]), "gen": int(parts[4])}
+        except ValueError:
+            raise Unauthenticated("The access token is missing, invalid or expired.") from None
+        if self.clock is not None:  # expired, or issued in the future, within the leeway
+            now, iat, leeway = self.clock.now().timestamp(), claims["iat"], self.LEEWAY.total_seconds()
+            if iat + self.ttl.total_seconds() <= now - leeway or iat > now + leeway:
+                raise Unauthenticated("The access token is missing, invalid or expired.")
+        return claims
 
 
 class FakeSignedTokenCodec(SignedTokenCodec):
-    def __init__(self, clock: FakeClock) -> None:
+    def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self.issued: dict[str, tuple[str, dict[str, Any], datetime]] = {}
 
@@ -377,16 +501,37 @@ class FakeSignedTokenCodec(SignedTokenCodec):
         return token
 
     def loads(self, purpose: str, token: str, max_age: timedelta) -> dict[str, Any]:
-        found = self.issued.get(token)
-        if found is None or found[0] != purpose or self.clock.now() - found[2] > max_age:
+        found = self.issued.get(token) if isinstance(token, str) else None
+        # whole seconds, as itsdangerous's timestamps
+        if found is None or found[0] != purpose or (
+                int(self.clock.now().timestamp()) - int(found[2].timestamp()) > int(max_age.total_seconds())):
             raise InvalidToken()
         return dict(found[1])
 
 
 class FakeMailTemplates(MailTemplates):
+    """Subject ``kind:language``. As JinjaMailTemplates: the same kinds (ValueError for any
+    other), English for an unknown language, the link in the text and the HTML."""
+
+    # kind -> the context keys it needs (the port's MAIL_KINDS; a missing one: ValueError)
+    CONTEXT_KEYS = MAIL_KINDS
+    KINDS = frozenset(CONTEXT_KEYS)
+    LANGUAGES = ("en", "ru")
+
+    def __init__(self) -> None:
+        self.rendered: list[tuple[str, str, str, dict[str, Any]]] = []  # (kind, language, to, context)
+
     def render(self, kind: str, language: str, to: str, context: dict[str, Any]) -> MailMessage:
-        link = context.get("link", "")
-        return MailMessage(to=to, subject=f"{kind}:{language}", text=f"{kind} {link}".strip(), html=f"<p>{kind}</p>",
+        if kind not in self.KINDS:
+            raise ValueError(f"unknown mail kind: {kind!r}")
+        if self.CONTEXT_KEYS[kind] - set(context):
+            raise ValueError(f"mail kind {kind!r} needs {sorted(self.CONTEXT_KEYS[kind] - set(context))}")
+        language = language if language in self.LANGUAGES else "en"
+        self.rendered.append((kind, language, to, dict(context)))
+        link = context.get("link") or context.get("upgrade_url") or ""
+        shown = html_escaping.escape(link)
+        html = f"<p>{kind}</p>" + (f'<p><a href="{shown}">{shown}</a></p>' if link else "")
+        return MailMessage(to=to, subject=f"{kind}:{language}", text=f"{kind} {link}".strip(), html=html,
                            kind=kind)
 
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from datetime import date, datetime, timezone
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from babel.dates import format_date, format_datetime
 from jinja2 import Environment, StrictUndefined
 
 from promptcore.domain.errors import DeliveryFailed
 from promptcore.ports import Mailer, MailMessage, MailTemplates
+from promptcore.ports.mail import MAIL_KINDS
 
 # kind -> language -> (subject, paragraphs, button label or None)
 _TEXTS: dict[str, dict[str, tuple[str, list[str], str | None]]] = {
@@ -87,7 +90,92 @@ _TEXTS: dict[str, dict[str, tuple[str, list[str], str | None]]] = {
                 "Если это были не вы, обратитесь в поддержку."],
                None),
     },
+    # -- limit notifications and subscriptions (SPEC §12.7) --------------------------------------
+    "limit_reached": {
+        "en": ("You have reached your daily promptcore limit",
+               ["Hello{{ ' ' + name if name }},",
+                "You have used your whole daily limit of improvements ({{ limit }} of {{ limit }}). "
+                "The next one frees up on {{ resets_at }}.",
+                "Need more? A paid plan raises your limit at once.",
+                "You get this e-mail at most once a day; you can turn it off in your account settings."],
+               "See the plans"),
+        "ru": ("Дневной лимит promptcore исчерпан",
+               ["Здравствуйте{{ ', ' + name if name }}!",
+                "Вы использовали весь дневной лимит улучшений ({{ limit }} из {{ limit }}). "
+                "Следующее станет доступно {{ resets_at }}.",
+                "Нужно больше? Платный тариф сразу увеличит лимит.",
+                "Это письмо приходит не чаще раза в сутки; отключить его можно в настройках аккаунта."],
+               "Посмотреть тарифы"),
+    },
+    "payment_received": {
+        "en": ("We received your promptcore payment",
+               ["Hello{{ ' ' + name if name }},",
+                "We have received your payment of {{ amount }} for the {{ plan }} plan.",
+                "Your plan is active until {{ period_end }}. Thank you for using promptcore!"],
+               "Open billing"),
+        "ru": ("Оплата promptcore получена",
+               ["Здравствуйте{{ ', ' + name if name }}!",
+                "Мы получили ваш платёж {{ amount }} за тариф «{{ plan }}».",
+                "Тариф действует до {{ period_end }}. Спасибо, что пользуетесь promptcore!"],
+               "Открыть оплату"),
+    },
+    "renewal_failed": {
+        "en": ("We could not renew your promptcore plan",
+               ["Hello{{ ' ' + name if name }},",
+                "We could not charge your saved payment method to renew the {{ plan }} plan. "
+                "We will try again every day.",
+                "Your plan keeps working until {{ grace_until }}. To keep it after that, check your card "
+                "or pay for the plan in your account."],
+               "Open billing"),
+        "ru": ("Не удалось продлить тариф promptcore",
+               ["Здравствуйте{{ ', ' + name if name }}!",
+                "Не удалось списать оплату с сохранённого способа оплаты, чтобы продлить тариф «{{ plan }}». "
+                "Мы будем пробовать снова каждый день.",
+                "Тариф продолжит действовать до {{ grace_until }}. Чтобы сохранить его и дальше, проверьте "
+                "карту или оплатите тариф в аккаунте."],
+               "Открыть оплату"),
+    },
+    "ends_soon": {
+        "en": ("Your promptcore plan ends soon",
+               ["Hello{{ ' ' + name if name }},",
+                "Your {{ plan }} plan ends on {{ period_end }}: its renewal was cancelled. "
+                "After that your account is back on the free plan.",
+                "Changed your mind? Resume the subscription in your account before then."],
+               "Manage the subscription"),
+        "ru": ("Тариф promptcore скоро закончится",
+               ["Здравствуйте{{ ', ' + name if name }}!",
+                "Тариф «{{ plan }}» закончится {{ period_end }}: продление отменено. "
+                "После этого аккаунт вернётся на бесплатный тариф.",
+                "Передумали? Возобновите подписку в аккаунте до этой даты."],
+               "Управлять подпиской"),
+    },
+    "subscription_expired": {
+        "en": ("Your promptcore plan has ended",
+               ["Hello{{ ' ' + name if name }},",
+                "Your {{ plan }} plan has ended, and your account is back on the free plan with its daily "
+                "limit. Your history is kept.",
+                "You can subscribe again at any time."],
+               "See the plans"),
+        "ru": ("Тариф promptcore закончился",
+               ["Здравствуйте{{ ', ' + name if name }}!",
+                "Тариф «{{ plan }}» закончился, аккаунт вернулся на бесплатный тариф с его дневным лимитом. "
+                "История запросов сохранена.",
+                "Оформить подписку снова можно в любой момент."],
+               "Посмотреть тарифы"),
+    },
 }
+
+# The kinds and the context keys each needs are the port's contract: promptcore.ports.mail.MAIL_KINDS.
+CONTEXT_KEYS = MAIL_KINDS
+
+
+def _written(value: Any, language: str) -> Any:
+    """A context value as the message shows it: dates and times for the language, times in UTC."""
+    if isinstance(value, datetime):
+        return format_datetime(value, "d MMMM y, HH:mm", tzinfo=timezone.utc, locale=language) + " UTC"
+    if isinstance(value, date):
+        return format_date(value, "d MMMM y", locale=language)
+    return value
 
 _HTML = """<!doctype html>
 <html lang="{{ lang }}"><head><meta charset="utf-8"><title>{{ subject }}</title></head>
@@ -101,18 +189,30 @@ _HTML = """<!doctype html>
 
 
 class JinjaMailTemplates(MailTemplates):
+    """The kinds in KINDS, in English or Russian (English for another language); any other kind,
+    or a context without the keys CONTEXT_KEYS names for the kind, is a programming error:
+    ValueError."""
+
+    KINDS = frozenset(_TEXTS)
+    CONTEXT_KEYS = CONTEXT_KEYS
+
     def __init__(self) -> None:
         self._env = Environment(autoescape=True, undefined=StrictUndefined)
         self._text_env = Environment(autoescape=False)
         self._html = self._env.from_string(_HTML)
 
     def render(self, kind: str, language: str, to: str, context: dict[str, Any]) -> MailMessage:
-        texts = _TEXTS[kind]
+        texts = _TEXTS.get(kind)
+        if texts is None:
+            raise ValueError(f"unknown mail kind: {kind!r}")
+        missing = CONTEXT_KEYS[kind] - set(context)
+        if missing:
+            raise ValueError(f"mail kind {kind!r} needs {', '.join(sorted(missing))}")
         lang = language if language in texts else "en"
         subject, paragraphs, button = texts[lang]
-        ctx = {"name": None, **context}
+        ctx = {"name": None, **{key: _written(value, lang) for key, value in context.items()}}
         rendered = [self._text_env.from_string(p).render(**ctx) for p in paragraphs]
-        link = ctx.get("link")
+        link = ctx.get("link") or ctx.get("upgrade_url")
         text = "\n\n".join(rendered)
         if link:
             text += f"\n\n{button}: {link}"

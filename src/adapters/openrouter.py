@@ -1,10 +1,12 @@
-"""OpenRouter improver (SPEC §6.3): one pooled HTTP session, bounded retries, one deadline.
+"""OpenRouter improver (SPEC §6.3): the chat completions API through the shared transport.
 
-``POST {base_url}/chat/completions`` with the messages built by the core. Retries (tenacity)
-wrap only the outbound call: connection errors, timeouts and HTTP 408/429/500/502/503/504,
-at most ``max_attempts`` attempts, exponential backoff with jitter, ``Retry-After`` honoured.
-All attempts together, and for streams the whole stream, share one deadline of ``timeout``
-seconds, so a call can never outlive it (the quota's stale-reservation rule relies on that).
+``POST {base_url}/chat/completions`` with the messages built by the core. The transport
+(``adapters/http.py``) brings the pooled session, the retries (connection errors, timeouts and
+HTTP 408/429/500/502/503/504, at most ``max_attempts`` attempts, exponential backoff with
+jitter, ``Retry-After`` honoured) and the one deadline of ``timeout`` seconds that all attempts
+together, and for streams the whole stream, share, so a call can never outlive it (the quota's
+stale-reservation rule relies on that). This module maps OpenRouter's answers: 401/402/400 are
+"unavailable", 403 is a moderation refusal, a 200 without content is a failure, SSE streams.
 
 The API key only ever travels in the ``Authorization`` header: it is kept out of ``repr``,
 exception messages and log records (upstream text that is logged is redacted too).
@@ -14,51 +16,25 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-import random
 import re
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from email.utils import parsedate_to_datetime
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
-from tenacity import Retrying, retry_if_exception_type
-from urllib3.exceptions import ReadTimeoutError
 
 from promptcore.domain.errors import LlmUnavailable, PromptRejected
 from promptcore.domain.prompting import build_messages
 from promptcore.domain.prompts import Improvement, ImprovementRequest
 from promptcore.ports import PromptImprover
 
+from .http import Answer, Deadline, DeadlineExceeded, HttpTransport, OnRetry, Timer, TransportFailed
+
 logger = logging.getLogger(__name__)
 
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-POOL_MAXSIZE = 256  # kept connections; one per request thread that may call at once
-CONNECT_TIMEOUT_CAP = 10.0  # a black-holed connect must leave time for another attempt
-MIN_ATTEMPT_SECONDS = 0.05  # do not start an attempt with less time than this left
-MAX_BODY_BYTES = 4 * 1024 * 1024
-CHUNK_BYTES = 8192
 LOGGED_TEXT_MAX = 300
 DRAIN_SECONDS = 0.2
-
-OnRetry = Callable[[int, str], Any]
-
-
-class _Retryable(Exception):
-    """A transient failure of one attempt (internal; never leaves this module)."""
-
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-
-
-class _DeadlineExceeded(Exception):
-    """The overall deadline passed while a response was being read (internal)."""
 
 
 class _Bearer(AuthBase):
@@ -95,90 +71,67 @@ class OpenRouterImprover(PromptImprover):
         max_attempts: int = 3,
         backoff_base: float = 0.5,
         on_retry: OnRetry | None = None,
+        timer: Timer = time,
     ) -> None:
         if not api_key or not isinstance(api_key, str):
             raise ValueError("OpenRouterImprover needs an API key")
         models = tuple(m.strip() for m in models if m and m.strip())
         if not models:
             raise ValueError("OpenRouterImprover needs at least one model")
-        if timeout <= 0:
-            raise ValueError("timeout must be positive")
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        if backoff_base < 0:
-            raise ValueError("backoff_base must not be negative")
         self._auth = _Bearer(api_key)  # the only place the key is kept
-        self.base_url = base_url.rstrip("/")
+        self.transport = HttpTransport(
+            base_url,
+            name="OpenRouter",
+            timeout=timeout,
+            max_attempts=max_attempts,
+            backoff_base=backoff_base,
+            on_retry=on_retry,
+            timer=timer,
+        )
+        self.base_url = self.transport.base_url
         self.url = f"{self.base_url}/chat/completions"
         self.models = models
         self.referer = referer
         self.title = title
-        self.timeout = float(timeout)
-        self.max_attempts = int(max_attempts)
-        self.backoff_base = float(backoff_base)
-        self.on_retry = on_retry
-        self._session: requests.Session | None = None
-        self._session_lock = threading.Lock()
+        self.timeout = self.transport.timeout
 
     def __repr__(self) -> str:
         return f"OpenRouterImprover(base_url={self.base_url!r}, models={self.models!r})"
 
-    # -- session ------------------------------------------------------------------------
-
     @property
     def session(self) -> requests.Session:
-        """The one pooled session, created on first use."""
-        session = self._session
-        if session is None:
-            with self._session_lock:
-                session = self._session
-                if session is None:
-                    session = requests.Session()
-                    # Read proxy settings once: by default requests re-reads the whole
-                    # environment on every call, a measurable cost per generation.
-                    session.proxies.update(requests.utils.get_environ_proxies(self.url))
-                    session.trust_env = False
-                    adapter = HTTPAdapter(
-                        pool_connections=4, pool_maxsize=POOL_MAXSIZE, max_retries=0
-                    )
-                    session.mount("https://", adapter)
-                    session.mount("http://", adapter)
-                    self._session = session
-        return session
+        """The transport's one pooled session, created on first use."""
+        return self.transport.session
 
     def close(self) -> None:
-        with self._session_lock:
-            if self._session is not None:
-                self._session.close()
-                self._session = None
+        self.transport.close()
 
     # -- the port -----------------------------------------------------------------------
 
     def improve(self, request: ImprovementRequest) -> Improvement:
         model = self._model_for(request)
-        deadline = time.monotonic() + self.timeout
-        _, raw = self._send(
-            self._body(request, model, stream=False), deadline, stream=False
-        )
-        return self._parse_completion(raw, model)
+        answer = self._send(self._body(request, model, stream=False), self.transport.deadline(), stream=False)
+        return self._parse_completion(answer.body, model)
 
     def stream(self, request: ImprovementRequest) -> Iterator[str | Improvement]:
         model = self._model_for(request)
-        deadline = time.monotonic() + self.timeout
-        resp, _ = self._send(
-            self._body(request, model, stream=True), deadline, stream=True
-        )
+        deadline = self.transport.deadline()
+        answer = self._send(self._body(request, model, stream=True), deadline, stream=True)
+        resp = answer.response
+        assert resp is not None  # a 200 asked as a stream comes back unread
         try:
             content_type = resp.headers.get("Content-Type", "")
             if "text/event-stream" not in content_type:
                 # Not a stream after all (typically a JSON body carrying an error).
                 try:
-                    raw = self._read_body_once(resp, deadline)
-                except (_Retryable, _DeadlineExceeded):
-                    logger.error(
-                        "OpenRouter response could not be read before the deadline"
-                    )
-                    raise LlmUnavailable() from None
+                    raw = self.transport.read_body(resp, deadline)
+                except TransportFailed as exc:
+                    reason = exc.reason
+                else:
+                    reason = None
+                if reason is not None:
+                    logger.error("OpenRouter response could not be read: %s", reason)
+                    raise LlmUnavailable()
                 result = self._parse_completion(raw, model)
                 yield result.text
                 yield result
@@ -215,180 +168,32 @@ class OpenRouterImprover(PromptImprover):
             )
         return headers
 
-    # -- sending with retries -----------------------------------------------------------
+    # -- sending ------------------------------------------------------------------------
 
-    def _send(
-        self, body: dict[str, Any], deadline: float, stream: bool
-    ) -> tuple[requests.Response, bytes]:
-        """One logical call: attempts with retries until a 200 arrives. For ``stream`` the
-        open response is returned (headers received, body unread); otherwise the body."""
+    def _send(self, body: dict[str, Any], deadline: Deadline, stream: bool) -> Answer:
+        """One logical call through the transport (retries included) until a 200 arrives.
+        For ``stream`` the open response is returned (headers received, body unread)."""
         payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        retrying = Retrying(
-            retry=retry_if_exception_type(_Retryable),
-            stop=lambda rs: self._should_stop(rs, deadline),
-            wait=lambda rs: self._wait_seconds(rs, deadline),
-            before_sleep=self._before_sleep,
-            reraise=True,
-        )
         try:
-            return retrying(self._attempt, payload, deadline, stream)
-        except _Retryable as exc:
-            reason = exc.reason
-        logger.error(
-            "OpenRouter unavailable: giving up after retries (last failure: %s)", reason
-        )
-        raise LlmUnavailable()
-
-    def _attempt(
-        self, payload: bytes, deadline: float, stream: bool
-    ) -> tuple[requests.Response, bytes]:
-        remaining = deadline - time.monotonic()
-        if remaining <= MIN_ATTEMPT_SECONDS:
-            raise _Retryable("deadline")
-        # Exceptions are raised outside the ``except`` blocks: a requests exception carries
-        # the prepared request (and so the Authorization header) and must not end up in the
-        # __context__ chain of what we raise.
-        failure: str | None = None
-        try:
-            resp = self.session.post(
-                self.url,
+            answer = self.transport.send(
+                "POST",
+                "/chat/completions",
                 data=payload,
                 headers=self._headers(stream),
                 auth=self._auth,
-                timeout=(min(remaining, CONNECT_TIMEOUT_CAP), remaining),
-                stream=True,
+                deadline=deadline,
+                stream=stream,
             )
-        except requests.exceptions.SSLError:
-            failure = "tls"
-        except requests.Timeout:
-            failure = "timeout"
-        except requests.ConnectionError:
-            failure = "connection"
-        except requests.RequestException as exc:
-            failure = type(exc).__name__
-        if failure in ("timeout", "connection"):
-            raise _Retryable(failure)
-        if failure is not None:
-            logger.error("OpenRouter request to %s failed: %s", self.base_url, failure)
-            raise LlmUnavailable()
-
-        status = resp.status_code
-        if status == 200:
-            if stream:
-                return resp, b""
-            try:
-                return resp, self._read_body_once(resp, deadline)
-            except _DeadlineExceeded:
-                raise _Retryable("timeout") from None
-            finally:
-                resp.close()
-
-        # An error status: read (a bounded amount of) the body for the log, then map it.
-        try:
-            raw = self._read_body_once(resp, deadline, limit=64 * 1024)
-        except (_DeadlineExceeded, _Retryable, LlmUnavailable):
-            raw = b""
-        finally:
-            resp.close()
-        if status in RETRY_STATUSES:
-            raise _Retryable(str(status), _retry_after(resp.headers.get("Retry-After")))
-        self._fail_status(status, raw)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _should_stop(self, retry_state: Any, deadline: float) -> bool:
-        if retry_state.attempt_number >= self.max_attempts:
-            return True
-        return (
-            time.monotonic() + retry_state.upcoming_sleep
-            >= deadline - MIN_ATTEMPT_SECONDS
-        )
-
-    def _wait_seconds(self, retry_state: Any, deadline: float) -> float:
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None:
-            wait = retry_after
-        else:  # exponential backoff with jitter: base * 2^(n-1) + U(0, base)
-            n = retry_state.attempt_number
-            wait = self.backoff_base * (2 ** (n - 1)) + random.uniform(
-                0, self.backoff_base
-            )
-        remaining = deadline - time.monotonic()
-        return max(0.0, min(wait, remaining))
-
-    def _before_sleep(self, retry_state: Any) -> None:
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        reason = getattr(exc, "reason", "error")
-        attempt = retry_state.attempt_number
-        logger.warning(
-            "OpenRouter attempt %d failed (%s); retrying in %.2fs",
-            attempt,
-            reason,
-            retry_state.upcoming_sleep,
-        )
-        if self.on_retry is not None:
-            try:
-                self.on_retry(attempt, reason)
-            except Exception:  # a metrics hook must never break the call
-                logger.exception("on_retry hook failed")
-
-    # -- reading ------------------------------------------------------------------------
-
-    def _chunks(
-        self, resp: requests.Response, deadline: float, bound: list[float] | None = None
-    ) -> Iterator[bytes]:
-        """The body in chunks as they arrive; each socket read waits at most until the
-        deadline, so a trickling server cannot stretch the call past it. ``bound`` (one
-        float in a list) may bring the deadline forward while the generator runs."""
-        sock = _socket_of(resp)
-        it = resp.iter_content(chunk_size=CHUNK_BYTES)
-        while True:
-            limit = deadline if bound is None else min(deadline, bound[0])
-            remaining = limit - time.monotonic()
-            if remaining <= 0:
-                raise _DeadlineExceeded()
-            if sock is not None:
-                try:
-                    sock.settimeout(remaining)
-                except OSError:
-                    sock = None
-            try:
-                chunk = next(it)
-            except StopIteration:
-                return
-            except requests.RequestException as exc:
-                timed_out = isinstance(exc, requests.Timeout) or any(
-                    isinstance(arg, (ReadTimeoutError, TimeoutError))
-                    for arg in exc.args
-                )
-                if timed_out or time.monotonic() >= limit - 0.01:
-                    raise _DeadlineExceeded() from None
-                raise
-            if chunk:
-                yield chunk
-
-    def _read_body_once(
-        self, resp: requests.Response, deadline: float, limit: int = MAX_BODY_BYTES
-    ) -> bytes:
-        """The whole body. Transient read failures become _Retryable (the caller is inside
-        an attempt); a body over ``limit`` bytes is a failure."""
-        parts: list[bytes] = []
-        size = 0
-        try:
-            for chunk in self._chunks(resp, deadline):
-                size += len(chunk)
-                if size > limit:
-                    logger.error("OpenRouter response body exceeds %d bytes", limit)
-                    raise LlmUnavailable()
-                parts.append(chunk)
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
-            raise _Retryable("connection") from None
-        except requests.RequestException as exc:
-            logger.error(
-                "OpenRouter response could not be read: %s", type(exc).__name__
-            )
-            raise LlmUnavailable() from None
-        return b"".join(parts)
+        except TransportFailed as exc:
+            reason = exc.reason
+        else:
+            if answer.status == 200:
+                return answer
+            answer.close()
+            self._fail_status(answer.status, answer.body)
+            raise AssertionError("unreachable")  # pragma: no cover
+        logger.error("OpenRouter unavailable: %s", reason)
+        raise LlmUnavailable()
 
     # -- responses ----------------------------------------------------------------------
 
@@ -478,14 +283,13 @@ class OpenRouterImprover(PromptImprover):
         raise LlmUnavailable()
 
     def _consume_stream(
-        self, resp: requests.Response, deadline: float, requested_model: str
+        self, resp: requests.Response, deadline: Deadline, requested_model: str
     ) -> Iterator[str | Improvement]:
         parts: list[str] = []
         model = requested_model
         usage: dict[str, Any] | None = None
         done = False
-        bound = [deadline]
-        events = _sse_data(self._chunks(resp, deadline, bound))
+        events = _sse_data(self.transport.chunks(resp, deadline))
         try:
             for data in events:
                 if data.strip() == "[DONE]":
@@ -525,7 +329,7 @@ class OpenRouterImprover(PromptImprover):
                 if piece:
                     parts.append(piece)
                     yield piece
-        except _DeadlineExceeded:
+        except DeadlineExceeded:
             logger.error("OpenRouter stream exceeded the %.1fs deadline", self.timeout)
             raise LlmUnavailable() from None
         except requests.RequestException as exc:
@@ -540,45 +344,17 @@ class OpenRouterImprover(PromptImprover):
         # After the last yield (so it costs the caller nothing): read what follows [DONE],
         # normally just the end of the body, so the connection goes back to the pool; an
         # abandoned half-read body would make urllib3 close it.
-        bound[0] = time.monotonic() + DRAIN_SECONDS
+        deadline.cut_to(DRAIN_SECONDS)
         try:
             for _ in events:
                 pass
-        except (_DeadlineExceeded, requests.RequestException, OSError) as exc:
+        except (DeadlineExceeded, requests.RequestException, OSError) as exc:
             logger.debug(
                 "OpenRouter stream not drained after [DONE]: %s", type(exc).__name__
             )
 
 
 # -- helpers ------------------------------------------------------------------------------
-
-
-def _socket_of(resp: requests.Response) -> Any:
-    conn = getattr(resp.raw, "connection", None) or getattr(
-        resp.raw, "_connection", None
-    )
-    return getattr(conn, "sock", None)
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if absent
-    or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when is None:
-            return None
-        seconds = when.timestamp() - time.time()
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
 
 
 def _text_of(content: Any) -> str:

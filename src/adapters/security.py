@@ -15,11 +15,13 @@ import jwt
 from argon2 import PasswordHasher as _Argon2
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from itsdangerous import BadData, URLSafeTimedSerializer
+from itsdangerous import BadData, TimestampSigner, URLSafeTimedSerializer
 
 from promptcore.domain.errors import InvalidToken, ServiceBusy, Unauthenticated
 from promptcore.domain.users import ACCESS_TOKEN_TTL
-from promptcore.ports import AccessTokenCodec, PasswordHasher, SignedTokenCodec
+from promptcore.ports import AccessTokenCodec, Clock, PasswordHasher, SignedTokenCodec
+
+from .clock import SystemClock
 
 # RFC 9106's second recommended option; stronger than OWASP's minimum (m=19 MiB, t=2, p=1).
 ARGON2_TIME_COST = 3
@@ -110,16 +112,19 @@ class InvalidAccessToken(Unauthenticated):
 
 
 class JwtAccessTokenCodec(AccessTokenCodec):
-    """HS256 only; issuer, audience, type, id, issue and expiry times all required."""
+    """HS256 only; issuer, audience, type, id, issue and expiry times all required. Expiry and
+    issue time are checked against the ``clock`` (PyJWT itself would read the wall clock)."""
 
     ALGORITHM = "HS256"
+    LEEWAY_SECONDS = 5
 
     def __init__(self, secret: str, issuer: str = "promptcore", audience: str = "promptcore-api",
-                 ttl: timedelta = ACCESS_TOKEN_TTL) -> None:
+                 ttl: timedelta = ACCESS_TOKEN_TTL, clock: Clock | None = None) -> None:
         self._key = secret
         self._issuer = issuer
         self._audience = audience
         self._ttl = ttl
+        self._clock = clock or SystemClock()
 
     def issue(self, user_id: int, role: str, now: datetime, generation: int = 0) -> str:
         claims = {
@@ -143,22 +148,47 @@ class JwtAccessTokenCodec(AccessTokenCodec):
                 algorithms=[self.ALGORITHM],
                 audience=self._audience,
                 issuer=self._issuer,
-                options={"require": ["sub", "iat", "exp", "iss", "aud", "jti", "typ", "gen"]},
-                leeway=5,
+                options={"require": ["sub", "iat", "exp", "iss", "aud", "jti", "typ", "gen"],
+                         "verify_exp": False, "verify_iat": False, "verify_nbf": False},
             )
         except jwt.PyJWTError:
             raise InvalidAccessToken() from None
-        if claims.get("typ") != "access":
+        if claims.get("typ") != "access" or not self._current(claims):
             raise InvalidAccessToken()
         return claims
 
+    def _current(self, claims: dict[str, Any]) -> bool:
+        """Issued, not expired and not yet to come, by the clock, within the leeway."""
+        times = [claims.get(name) for name in ("iat", "exp", "nbf") if name in claims]
+        if not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in times):
+            return False
+        now = self._clock.now().timestamp()
+        if claims["exp"] <= now - self.LEEWAY_SECONDS:
+            return False
+        return all(claims[name] <= now + self.LEEWAY_SECONDS for name in ("iat", "nbf") if name in claims)
+
+
+class _ClockTimestampSigner(TimestampSigner):
+    """itsdangerous's timestamp signer, with time read from a Clock instead of the wall clock."""
+
+    def __init__(self, *args: Any, clock: Clock, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clock = clock
+
+    def get_timestamp(self) -> int:
+        return int(self._clock.now().timestamp())
+
 
 class ItsdangerousTokenCodec(SignedTokenCodec):
-    def __init__(self, secret: str) -> None:
+    """Tokens signed and, on loading, aged by the ``clock`` (signing time and ``max_age``)."""
+
+    def __init__(self, secret: str, clock: Clock | None = None) -> None:
         self._secret = secret
+        self._clock = clock or SystemClock()
 
     def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
-        return URLSafeTimedSerializer(self._secret, salt=f"promptcore.{purpose}")
+        return URLSafeTimedSerializer(self._secret, salt=f"promptcore.{purpose}", signer=_ClockTimestampSigner,
+                                      signer_kwargs={"clock": self._clock})
 
     def dumps(self, purpose: str, payload: dict[str, Any]) -> str:
         return self._serializer(purpose).dumps(payload)

@@ -56,8 +56,10 @@ def cmd_db(args: argparse.Namespace) -> int:
     container = _container()
     engine = container.engine()
     if args.action == "upgrade":
-        upgrade(engine)
+        styles = upgrade(engine)  # also stores the code's style catalogue (adapters.sql.styles_sync)
         print(f"database at {current_revision(engine)}")
+        if styles is not None:
+            print(styles)
     else:
         current = current_revision(engine)
         head = head_revision()
@@ -73,8 +75,44 @@ def cmd_users(args: argparse.Namespace) -> int:
         print(f"admin {user.email} ready (id {user.id})")
     else:
         user = accounts.set_daily_limit(args.email, args.limit)
-        print(f"{user.email}: daily limit {user.daily_limit}")
+        limit = container.quota().limit_of(user)
+        print(f"{user.email}: daily limit {limit}" + (" (the default)" if user.daily_limit is None else ""))
     return 0
+
+
+def cmd_plans(args: argparse.Namespace) -> int:
+    billing = _container().billing()
+    if args.action == "list":
+        for plan in billing.plans(include_hidden=True):
+            shown = "public" if plan.is_public else "hidden"
+            kind = ", team" if plan.is_team else ""
+            print(f"{plan.slug:<10} {plan.title_en:<12} {plan.daily_limit:>6} a day  "
+                  f"{plan.price.to_decimal_string():>10} {plan.price.currency} / {plan.period_days} days  "
+                  f"{shown}{kind}")
+    elif args.action == "set":
+        from promptcore.domain.billing import Money
+
+        price = Money.parse(args.price, field_name="price") if args.price is not None else None
+        plan = billing.set_plan(args.slug, daily_limit=args.daily_limit, price=price, is_public=args.public)
+        print(f"{plan.slug}: {plan.daily_limit} a day, {plan.price.to_decimal_string()} {plan.price.currency}, "
+              f"{'public' if plan.is_public else 'hidden'}")
+    else:
+        if args.team is not None:
+            print("promptcore: teams do not exist yet; grant to a user with --user EMAIL", file=sys.stderr)
+            return 2
+        subscription = billing.grant(args.user, args.slug, args.days)
+        print(f"{args.user}: {subscription.plan_slug} until {subscription.period_end:%Y-%m-%d %H:%M} UTC (granted)")
+    return 0
+
+
+def _limit_override(raw: str) -> int | None:
+    """``set-limit``'s value: a whole number, or ``default`` to clear the override."""
+    if raw.strip().lower() == "default":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a whole number, or 'default'") from None
 
 
 def cmd_improve(args: argparse.Namespace) -> int:
@@ -121,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--poll", type=float, default=2.0, help="seconds between idle polls")
     p.set_defaults(func=cmd_worker)
 
-    p = sub.add_parser("db", help="database migrations")
+    p = sub.add_parser("db", help="database migrations (upgrade also stores the style catalogue)")
     p.add_argument("action", choices=["upgrade", "current"])
     p.set_defaults(func=cmd_db)
 
@@ -129,10 +167,27 @@ def build_parser() -> argparse.ArgumentParser:
     usub = p.add_subparsers(dest="action", required=True)
     a = usub.add_parser("create-admin", help="create or promote an administrator (password from stdin)")
     a.add_argument("email")
-    a = usub.add_parser("set-limit", help="set a user's daily limit")
+    a = usub.add_parser("set-limit", help="set a user's daily limit, or 'default' to follow the default again")
     a.add_argument("email")
-    a.add_argument("limit", type=int)
+    a.add_argument("limit", type=_limit_override, metavar="N|default")
     p.set_defaults(func=cmd_users)
+
+    p = sub.add_parser("plans", help="plans and granted subscriptions")
+    psub = p.add_subparsers(dest="action", required=True)
+    psub.add_parser("list", help="every plan, hidden ones too")
+    a = psub.add_parser("set", help="change a plan's daily limit, price or visibility")
+    a.add_argument("slug")
+    a.add_argument("--daily-limit", type=int, default=None, metavar="N")
+    a.add_argument("--price", default=None, metavar="490.00")
+    a.add_argument("--public", dest="public", action="store_true", default=None)
+    a.add_argument("--hidden", dest="public", action="store_false")
+    a = psub.add_parser("grant", help="a subscription without a payment, marked as granted")
+    who = a.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", metavar="EMAIL")
+    who.add_argument("--team", type=int, metavar="ID")
+    a.add_argument("slug")
+    a.add_argument("--days", type=int, default=None, metavar="N")
+    p.set_defaults(func=cmd_plans)
 
     p = sub.add_parser("improve", help="improve one prompt with the configured improver")
     p.add_argument("text")

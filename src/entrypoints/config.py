@@ -10,7 +10,12 @@ from typing import Mapping
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from promptcore.services.billing import DEFAULT_WEBHOOK_NETWORKS, parse_networks
+
 ENVS = ("development", "production", "test")
+BILLING_MODES = ("yookassa", "dev-checkout", "off")
+# In dev-checkout mode the built-in checkout posts webhooks from this machine.
+LOOPBACK_NETWORKS = ("127.0.0.1/32", "::1/128")
 
 
 class ConfigError(Exception):
@@ -43,6 +48,13 @@ class Settings:
     log_level: str = "INFO"
     sentry_dsn: str | None = field(default=None, repr=False)
     var_dir: str = "var"
+    billing: str = "off"
+    yookassa_shop_id: str | None = None
+    yookassa_secret_key: str | None = field(default=None, repr=False)
+    yookassa_api_url: str = "https://api.yookassa.ru/v3"
+    yookassa_webhook_networks: tuple[str, ...] = DEFAULT_WEBHOOK_NETWORKS
+    yookassa_vat_code: int = 1
+    billing_grace_days: int = 3
 
     @property
     def is_production(self) -> bool:
@@ -211,7 +223,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             raise ConfigError(
                 "SENTRY_DSN is set but sentry-sdk is not installed: pip install 'promptcore[sentry]'") from None
 
+    billing = _billing(env, name)
+
     return Settings(
+        **billing,
         env=name,
         database_url=database_url,
         secret_key=secret,
@@ -236,4 +251,48 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_level=log_level,
         sentry_dsn=sentry_dsn,
         var_dir=var_dir,
+    )
+
+
+def _billing(env: Mapping[str, str], name: str) -> dict:
+    """PROMPTCORE_BILLING and the YooKassa settings (SPEC §3, §12.5)."""
+    shop_id = (env.get("PROMPTCORE_YOOKASSA_SHOP_ID") or "").strip() or None
+    secret = (env.get("PROMPTCORE_YOOKASSA_SECRET_KEY") or "").strip() or None
+    mode = (env.get("PROMPTCORE_BILLING") or "").strip()
+    if mode and mode not in BILLING_MODES:
+        raise ConfigError(f"PROMPTCORE_BILLING must be one of {', '.join(BILLING_MODES)}, got {mode!r}")
+    if not mode:
+        mode = "yookassa" if shop_id else ("dev-checkout" if name == "development" else "off")
+    if mode == "dev-checkout" and name == "production":
+        raise ConfigError("PROMPTCORE_BILLING=dev-checkout is refused in production: set a YooKassa shop or use off")
+    if shop_id is not None and (":" in shop_id or not shop_id.isascii()):
+        raise ConfigError("PROMPTCORE_YOOKASSA_SHOP_ID must be the shop id YooKassa shows (digits)")
+    if mode == "yookassa" and not shop_id:
+        raise ConfigError("PROMPTCORE_BILLING=yookassa needs PROMPTCORE_YOOKASSA_SHOP_ID")
+    if mode == "yookassa" and not secret:
+        raise ConfigError("PROMPTCORE_YOOKASSA_SECRET_KEY is required with a YooKassa shop")
+
+    api_url = (env.get("PROMPTCORE_YOOKASSA_API_URL") or "https://api.yookassa.ru/v3").rstrip("/")
+    parts = urlsplit(api_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"PROMPTCORE_YOOKASSA_API_URL must be an http(s) URL, got {api_url!r}")
+
+    raw_networks = env.get("PROMPTCORE_YOOKASSA_WEBHOOK_NETWORKS")
+    if raw_networks is None or not raw_networks.strip():
+        networks = DEFAULT_WEBHOOK_NETWORKS + (LOOPBACK_NETWORKS if mode == "dev-checkout" else ())
+    else:
+        networks = tuple(n.strip() for n in raw_networks.split(",") if n.strip())
+        try:
+            parse_networks(networks)
+        except ValueError as exc:
+            raise ConfigError(f"PROMPTCORE_YOOKASSA_WEBHOOK_NETWORKS: {exc}") from None
+
+    return dict(
+        billing=mode,
+        yookassa_shop_id=shop_id,
+        yookassa_secret_key=secret,
+        yookassa_api_url=api_url,
+        yookassa_webhook_networks=networks,
+        yookassa_vat_code=_int(env, "PROMPTCORE_YOOKASSA_VAT_CODE", 1, 1, 12),
+        billing_grace_days=_int(env, "PROMPTCORE_BILLING_GRACE_DAYS", 3, 0, 60),
     )

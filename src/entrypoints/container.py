@@ -12,7 +12,13 @@ from adapters.sql.uow import SqlUnitOfWork
 from promptcore.domain.quota import QuotaPolicy, QuotaWindow
 from promptcore.services.accounts import Accounts
 from promptcore.services.admin import Admin
-from promptcore.services.improvement import Prompts, StyleCatalogue
+from promptcore.services.billing import Billing
+from promptcore.services.exports import HistoryExport
+from promptcore.services.history import History
+from promptcore.services.improvement import Prompts
+from promptcore.services.notifications import LimitNotices
+from promptcore.services.quota import Quota
+from promptcore.services.styles import StyleCatalogue
 
 from .config import Settings
 
@@ -53,6 +59,28 @@ def _quota_policy(settings: Settings) -> QuotaPolicy:
     return QuotaPolicy(QuotaWindow(settings.quota_window), settings.quota_timezone, ttl)
 
 
+def _upgrade_url(settings: Settings) -> str:
+    """Where a user over the limit buys a larger one (SPEC §12.7): the 429 body, the limit e-mail
+    and the generator's Upgrade link all point here."""
+    return settings.base_url.rstrip("/") + "/pricing"
+
+
+def _yookassa(settings: Settings):
+    """The YooKassa gateway (PROMPTCORE_BILLING=yookassa), or the same adapter pointed at the
+    development checkout this app serves (dev-checkout, §12.5) with dummy credentials."""
+    from adapters.yookassa import YooKassaGateway
+
+    if settings.billing == "dev-checkout":
+        return YooKassaGateway("dev", "dev-checkout", f"{settings.base_url.rstrip('/')}/dev/checkout/api/v3",
+                               vat_code=settings.yookassa_vat_code)
+    return YooKassaGateway(settings.yookassa_shop_id or "", settings.yookassa_secret_key or "",
+                           settings.yookassa_api_url, vat_code=settings.yookassa_vat_code)
+
+
+def _billing_kind(settings: Settings) -> str:
+    return "off" if settings.billing == "off" else "yookassa"
+
+
 def _mailer_kind(settings: Settings) -> str:
     return "smtp" if settings.smtp_url else "mailbox"
 
@@ -64,10 +92,14 @@ class Container(containers.DeclarativeContainer):
     engine = providers.ThreadSafeSingleton(build_engine, url=settings.provided.database_url,
                                            pool_size=settings.provided.db_pool_size)
     uow = providers.Factory(SqlUnitOfWork, engine=engine)
+    # Units that only read: on SQLite a deferred transaction, no write lock (engine.mark_read_only).
+    read_uow = providers.Factory(SqlUnitOfWork, engine=engine, read_only=True)
 
     hasher = providers.ThreadSafeSingleton(Argon2PasswordHasher)
-    access_tokens = providers.ThreadSafeSingleton(JwtAccessTokenCodec, secret=settings.provided.secret_key)
-    signed_tokens = providers.ThreadSafeSingleton(ItsdangerousTokenCodec, secret=settings.provided.secret_key)
+    access_tokens = providers.ThreadSafeSingleton(JwtAccessTokenCodec, secret=settings.provided.secret_key,
+                                                  clock=clock)
+    signed_tokens = providers.ThreadSafeSingleton(ItsdangerousTokenCodec, secret=settings.provided.secret_key,
+                                                  clock=clock)
     mail_templates = providers.ThreadSafeSingleton(JinjaMailTemplates)
     mailer = providers.Selector(
         providers.Callable(_mailer_kind, settings),
@@ -81,8 +113,20 @@ class Container(containers.DeclarativeContainer):
         offline=providers.ThreadSafeSingleton(_offline),
     )
     quota_policy = providers.ThreadSafeSingleton(_quota_policy, settings)
+    upgrade_url = providers.Callable(_upgrade_url, settings)
+    limit_notices = providers.ThreadSafeSingleton(LimitNotices, mail=mail_templates, upgrade_url=upgrade_url)
 
-    catalogue = providers.ThreadSafeSingleton(StyleCatalogue, uow=uow.provider, clock=clock)
+    catalogue = providers.ThreadSafeSingleton(StyleCatalogue, uow=read_uow.provider, clock=clock)
+    quota = providers.ThreadSafeSingleton(
+        Quota,
+        uow=uow.provider,
+        clock=clock,
+        policy=quota_policy,
+        default_limit=settings.provided.daily_limit,
+        on_exceeded=_count_quota_rejection,
+        notices=limit_notices,
+    )
+    history = providers.ThreadSafeSingleton(History, uow=uow.provider, clock=clock, quota=quota)
 
     accounts = providers.ThreadSafeSingleton(
         Accounts,
@@ -93,7 +137,6 @@ class Container(containers.DeclarativeContainer):
         mail=mail_templates,
         clock=clock,
         base_url=settings.provided.base_url,
-        default_daily_limit=settings.provided.daily_limit,
         styles=catalogue.provided.slugs,
         models=settings.provided.model_choices,
     )
@@ -103,12 +146,31 @@ class Container(containers.DeclarativeContainer):
         improver=improver,
         catalogue=catalogue,
         clock=clock,
-        policy=quota_policy,
+        quota=quota,
         models=settings.provided.model_choices,
         max_chars=settings.provided.max_prompt_chars,
-        on_quota_exceeded=_count_quota_rejection,
+        history=history,
     )
+    exports = providers.ThreadSafeSingleton(HistoryExport, uow=read_uow.provider, clock=clock)
     admin = providers.ThreadSafeSingleton(Admin, uow=uow.provider, clock=clock)
+
+    # Billing (§12): the gateway, or None when payments are off (the use cases answer 503).
+    payment_gateway = providers.Selector(
+        providers.Callable(_billing_kind, settings),
+        yookassa=providers.ThreadSafeSingleton(_yookassa, settings),
+        off=providers.Object(None),
+    )
+    billing = providers.ThreadSafeSingleton(
+        Billing,
+        uow=uow.provider,
+        clock=clock,
+        gateway=payment_gateway,
+        mail=mail_templates,
+        base_url=settings.provided.base_url,
+        default_limit=settings.provided.daily_limit,
+        grace_days=settings.provided.billing_grace_days,
+        webhook_networks=settings.provided.yookassa_webhook_networks,
+    )
 
 
 def build_container(settings: Settings) -> Container:

@@ -13,6 +13,7 @@ from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import BadRequest
 
 from adapters.migrations import is_up_to_date, upgrade
+from adapters.sql.styles_sync import styles_in_sync
 
 from .container import Container
 
@@ -104,8 +105,12 @@ def serve(container: Container, host: str, port: int, workers: int, threads: int
             print("promptcore: database migrations are pending; run `promptcore db upgrade` first",
                   file=sys.stderr)
             return 2
+        if not styles_in_sync(engine):  # the code's STYLES is the catalogue; db upgrade stores it
+            print("promptcore: the stored style catalogue differs from this version's; run "
+                  "`promptcore db upgrade` first", file=sys.stderr)
+            return 2
     else:
-        upgrade(engine)
+        upgrade(engine)  # migrations, then the style catalogue from the code
     engine.dispose()  # do not carry pooled connections into forked workers
 
     def factory():

@@ -30,7 +30,8 @@ def improve(prompt: str, style: str = "general", *, improver: PromptImprover, mo
     >>> improve("write a haiku about tea", "creative", improver=OfflineImprover()).model
     'offline'
     """
-    from .services.improvement import StaticStyles, improve_once
+    from .services.improvement import improve_once
+    from .services.styles import StaticStyles
 
     return improve_once(improver, StaticStyles(STYLES), prompt, style, model, max_chars)
 

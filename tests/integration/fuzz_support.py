@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from tests.conftest import build_test_app, make_settings
 from tests.integration.openrouter_standin import OpenRouterStandin
+from tests.integration.yookassa_standin import YooKassaStandin
 
 EMAIL = "fuzz-admin@example.com"
 PASSWORD = "fuzzing horse battery staple"
@@ -30,7 +31,7 @@ class FuzzedApp:
         with container.uow() as uow:
             user = uow.users.get_by_email(EMAIL)
         healthy = (user is not None and user.is_active and user.is_admin and user.is_email_confirmed
-                   and user.daily_limit >= HIGH_LIMIT)
+                   and (user.daily_limit or 0) >= HIGH_LIMIT)
         if not healthy:
             if user is not None:
                 self.restored += 1
@@ -49,11 +50,14 @@ class FuzzedApp:
 
 @contextmanager
 def fuzzed_app(tmp_dir, database_url: str) -> Iterator[FuzzedApp]:
-    with OpenRouterStandin(max_recorded=50) as upstream:
+    # Billing runs against the YooKassa stand-in, so checkout and refunds answer for real.
+    with OpenRouterStandin(max_recorded=50) as upstream, YooKassaStandin() as kassa:
         settings = make_settings(
             tmp_dir, PROMPTCORE_DATABASE_URL=database_url, PROMPTCORE_LLM="openrouter",
             OPENROUTER_API_KEY="sk-or-v1-fuzz", OPENROUTER_BASE_URL=upstream.base_url,
-            PROMPTCORE_LLM_MODELS=",".join(MODELS), PROMPTCORE_LLM_TIMEOUT="3")
+            PROMPTCORE_LLM_MODELS=",".join(MODELS), PROMPTCORE_LLM_TIMEOUT="3",
+            PROMPTCORE_YOOKASSA_SHOP_ID=kassa.shop_id, PROMPTCORE_YOOKASSA_SECRET_KEY=kassa.secret_key,
+            PROMPTCORE_YOOKASSA_API_URL=kassa.api_url)
         app, container = build_test_app(settings)
         try:
             yield FuzzedApp(app=app, container=container, standin=upstream)

@@ -120,7 +120,8 @@ schema = schemathesis.openapi.from_wsgi(OPENAPI, _spec_app(), config=schemathesi
 
 
 PROMPT_OPERATIONS = ("/api/v1/prompts", "/api/v1/generate-prompt")
-ID_OPERATIONS = ("/api/v1/prompts/{record_id}", "/api/v1/admin/users/{user_id}")
+ID_OPERATIONS = ("/api/v1/prompts/{record_id}", "/api/v1/admin/users/{user_id}",
+                 "/api/v1/billing/payments/{payment_id}", "/api/v1/admin/payments/{payment_id}/refund")
 
 
 @schema.hook

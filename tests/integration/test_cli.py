@@ -27,6 +27,9 @@ def test_db_users_improve_and_styles(tmp_path, postgres_url):
     assert weak.returncode == 1 and "at least 8" in weak.stderr
     r = run(["users", "set-limit", "root@example.com", "25"], env, tmp_path)
     assert r.returncode == 0 and "25" in r.stdout
+    r = run(["users", "set-limit", "root@example.com", "default"], {**env, "PROMPTCORE_DAILY_LIMIT": "7"}, tmp_path)
+    assert r.returncode == 0 and r.stdout.strip() == "root@example.com: daily limit 7 (the default)"
+    assert run(["users", "set-limit", "root@example.com", "many"], env, tmp_path).returncode == 2
     assert run(["users", "set-limit", "ghost@example.com", "5"], env, tmp_path).returncode == 1
 
     r = run(["improve", "write a limerick about {{city}}", "--style", "creative", "--json"], env, tmp_path)

@@ -16,6 +16,7 @@ from promptcore.domain.errors import LlmUnavailable, PromptRejected
 from promptcore.domain.prompting import build_messages
 from promptcore.domain.prompts import Improvement, ImprovementRequest, Style
 from tests.integration import openrouter_standin as so
+from tests.integration.http_standin import FakeTimer
 from tests.integration.openrouter_standin import DEFAULT_USAGE, OpenRouterStandin
 
 standin = so.standin  # the stand-in fixture (one fresh server per test)
@@ -239,47 +240,43 @@ def test_max_attempts_is_configurable(standin):
 
 
 def test_backoff_grows_between_attempts(standin):
+    timer = FakeTimer()
     standin.enqueue(*[so.status_reply(503)] * 3)
     with pytest.raises(LlmUnavailable):
-        make(standin, backoff_base=0.3, timeout=5.0).improve(req())
-    first, second, third = (r.at for r in standin.received)
-    # Lower bounds are exact; upper bounds leave room for a busy machine.
-    assert 0.3 <= second - first < 1.0  # base * 2^0 + jitter(0..base)
-    assert 0.6 <= third - second < 1.5  # base * 2^1 + jitter(0..base)
+        make(standin, backoff_base=0.3, timeout=5.0, timer=timer).improve(req())
+    assert standin.count == 3
+    first, second = timer.sleeps  # what the backoff waited, without waiting
+    assert 0.3 <= first <= 0.6  # base * 2^0 + jitter(0..base)
+    assert 0.6 <= second <= 0.9  # base * 2^1 + jitter(0..base)
 
 
 def test_retry_after_is_honoured(standin):
     retries = Retries()
+    timer = FakeTimer()
     standin.enqueue(so.rate_limited(retry_after=1))
-    started = time.monotonic()
-    result = make(standin, timeout=5.0, on_retry=retries).improve(req())
-    elapsed = time.monotonic() - started
+    result = make(standin, timeout=5.0, on_retry=retries, timer=timer).improve(req())
     assert result.text
     assert standin.count == 2
     assert retries.calls == [(1, "429")]
-    gap = standin.received[1].at - standin.received[0].at
-    assert 0.95 <= gap < 2.0
-    assert elapsed < 3.0
+    assert timer.sleeps == [1.0]  # exactly what Retry-After said
 
 
 def test_retry_after_beyond_the_deadline_gives_up_at_once(standin):
+    timer = FakeTimer()
     standin.enqueue(so.rate_limited(retry_after=30))
-    started = time.monotonic()
     with pytest.raises(LlmUnavailable):
-        make(standin, timeout=3.0).improve(req())
-    assert time.monotonic() - started < 1.5  # not waiting out the 3 s deadline
+        make(standin, timeout=3.0, timer=timer).improve(req())
+    assert timer.sleeps == []  # not waiting out the 3 s deadline
     assert standin.count == 1
 
 
 def test_retry_after_as_http_date(standin):
     from email.utils import formatdate
 
-    standin.enqueue(
-        so.rate_limited(retry_after=formatdate(time.time() + 1, usegmt=True))
-    )
-    make(standin, timeout=5.0).improve(req())
-    gap = standin.received[1].at - standin.received[0].at
-    assert 0.0 <= gap < 2.1  # HTTP dates have one-second resolution
+    timer = FakeTimer()
+    standin.enqueue(so.rate_limited(retry_after=formatdate(timer.time() + 2, usegmt=True)))
+    make(standin, timeout=5.0, timer=timer).improve(req())
+    assert timer.sleeps == [2.0]
 
 
 @pytest.mark.parametrize(
@@ -396,40 +393,63 @@ def test_bad_200_is_a_failure_not_an_empty_prompt(standin, no_key_leak, reply):
 # -- deadline -----------------------------------------------------------------------------
 
 
+# Real time is the subject of the tests that cut off a hanging or trickling upstream: the
+# socket reads must give up when the deadline passes. Their upstream would take 30 s or more;
+# the upper bounds are generous for a busy machine. The others move a fake clock.
+
+
 def test_slow_response_times_out_within_the_deadline(standin):
-    standin.enqueue(*[so.slow(5.0)] * 3)
+    standin.enqueue(*[so.slow(30.0)] * 3)
     started = time.monotonic()
     with pytest.raises(LlmUnavailable) as info:
         make(standin, timeout=1.0).improve(req())
     elapsed = time.monotonic() - started
-    assert 0.95 <= elapsed < 2.5  # the reply would take 5 s
+    assert 0.95 <= elapsed < 10.0  # the reply would take 30 s
     assert_clean_chain(info.value)
     assert standin.count == 1  # the first attempt used up the whole deadline
 
 
+def upstream_takes(timer: FakeTimer, seconds: float, reply: so.Scripted) -> so.Scripted:
+    """``reply``, as if the upstream had taken ``seconds`` (the fake clock moves on)."""
+
+    def build(body):
+        timer.advance(seconds)
+        return reply(body) if callable(reply) else reply
+
+    return build
+
+
 def test_deadline_covers_all_attempts(standin):
-    standin.enqueue(*[so.status_reply(503, delay=0.5)] * 10)
-    started = time.monotonic()
+    timer = FakeTimer()
+    standin.enqueue(*[upstream_takes(timer, 0.5, so.status_reply(503))] * 10)
     with pytest.raises(LlmUnavailable):
-        make(standin, timeout=1.2, max_attempts=10).improve(req())
-    elapsed = time.monotonic() - started
-    assert elapsed < 2.5  # ten attempts would take at least 5 s
-    assert 2 <= standin.count <= 3
+        make(standin, timeout=1.2, max_attempts=10, timer=timer).improve(req())
+    # 0.5 s a attempt plus a little backoff: the third attempt starts just before the 1.2 s
+    # deadline and no fourth one; ten attempts would take at least 5 s.
+    assert standin.count == 3
+    assert sum(timer.sleeps) < 1.2 - 2 * 0.5
 
 
 def test_slow_then_fast_succeeds_when_time_remains(standin):
-    # the first attempt gets a 503 after 0.2 s, the second answers at once
-    standin.enqueue(so.status_reply(503, delay=0.2))
-    assert make(standin, timeout=1.0).improve(req()).text
+    # the first attempt gets a 503 after 0.6 of the 1 s deadline, the second answers at once
+    timer = FakeTimer()
+    standin.enqueue(upstream_takes(timer, 0.6, so.status_reply(503)))
+    assert make(standin, timeout=1.0, timer=timer).improve(req()).text
     assert standin.count == 2
 
 
 def test_trickling_stream_is_cut_at_the_deadline(standin):
-    standin.enqueue(so.sse_success(text=" ".join(["word"] * 50), event_delay=0.1))
+    # 60 words, an event every 0.25 s: the whole stream would take over 15 s
+    standin.enqueue(so.sse_success(text=" ".join(["word"] * 60), event_delay=0.25))
     started = time.monotonic()
+    received: list[str] = []
     with pytest.raises(LlmUnavailable):
-        drain(make(standin, timeout=1.0), req())
-    assert time.monotonic() - started < 2.5  # the whole stream would take 5 s
+        for item in make(standin, timeout=2.0).stream(req()):
+            received.append(item)
+    elapsed = time.monotonic() - started
+    assert received and all(isinstance(r, str) for r in received)  # cut mid-stream, not before it
+    assert len(received) < 60
+    assert 1.95 <= elapsed < 10.0
 
 
 # -- streaming ----------------------------------------------------------------------------
@@ -532,11 +552,13 @@ def test_stream_answered_with_json_error_body(standin):
 
 
 def test_stream_slow_first_byte_times_out(standin):
-    standin.enqueue(*[so.slow(5.0)] * 3)
+    # real time is the subject (see the deadline tests above)
+    standin.enqueue(*[so.slow(30.0)] * 3)
     started = time.monotonic()
     with pytest.raises(LlmUnavailable):
         drain(make(standin, timeout=1.0), req())
-    assert time.monotonic() - started < 2.5  # the reply would take 5 s
+    assert 0.95 <= time.monotonic() - started < 10.0  # the reply would take 30 s
+    assert standin.count == 1
 
 
 def test_stream_crlf_and_split_lines(standin):

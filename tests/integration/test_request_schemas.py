@@ -90,6 +90,7 @@ settings_objects = st.fixed_dictionaries({}, optional={
     "theme": field(st.sampled_from(["system", "light", "dark"])),
     "default_style": field(styles, st.none()),
     "preferred_model": field(st.sampled_from(MODELS), st.none()),
+    "notify_limit": field(st.booleans()),
     "extra": hostile,
 })
 
@@ -126,10 +127,18 @@ JSON_ENDPOINTS: dict[tuple[str, str], st.SearchStrategy] = {
         "feedback": field(st.none(), st.text(max_size=200)),
     }),
     ("PATCH", "/api/v1/admin/users/{id}"): body({}, {
-        "daily_limit": field(st.integers(0, 100_000)),
+        "daily_limit": field(st.integers(0, 100_000), st.none()),
         "role": field(st.sampled_from(["user", "admin"])),
         "is_active": field(st.booleans()),
     }),
+    ("POST", "/api/v1/billing/checkout"): body({"plan": field(st.sampled_from(["pro", "free", "team", "nope"]))},
+                                                {"renew": field(st.booleans())}),
+    ("PUT", "/api/v1/billing/renewal"): body({"enabled": field(st.booleans())}),
+    ("POST", "/api/v1/admin/payments/{id}/refund"): body({}, {
+        "amount": field(st.sampled_from(["490.00", "0.01", "100", "0", "-1", "1e3", "490.001"]), st.none())}),
+    ("POST", "/api/v1/billing/yookassa/webhook"): body({"type": field(st.just("notification")),
+                                                        "event": field(st.sampled_from(["payment.succeeded"])),
+                                                        "object": field(st.fixed_dictionaries({"id": tokens}))}),
 }
 JSON_ENDPOINTS[("POST", "/api/v1/generate-prompt")] = JSON_ENDPOINTS[("POST", "/api/v1/prompts")]
 
@@ -139,6 +148,7 @@ QUERY_ENDPOINTS: dict[str, dict[str, st.SearchStrategy]] = {
                         "q": query_text},
     "/api/v1/history": {"limit": field(st.integers(-5, 200)), "cursor": query_text, "q": query_text},
     "/api/v1/admin/users": {"q": query_text, "cursor": query_text},
+    "/api/v1/admin/payments": {"q": query_text, "cursor": query_text},
     "/api/v1/prompts/export": {"format": field(st.sampled_from(["csv", "json"]))},
 }
 ADMIN_TARGETS = st.sampled_from([1, 2, 3, 10**6, 2**63 - 1])

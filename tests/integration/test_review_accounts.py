@@ -17,6 +17,7 @@ from sqlalchemy import event, insert, select, text
 from adapters.migrations import upgrade
 from adapters.sql import tables as t
 from adapters.sql.engine import build_engine
+from promptcore.domain.access import Actor
 from tests.conftest import age_outbox, build_test_app, make_settings
 from tests.integration.live import live_server
 
@@ -133,17 +134,22 @@ def test_a_burst_of_wrong_passwords_gets_exactly_ten_checked_across_processes(po
                 return s.post(f"{base}/api/v1/auth/login", json={"email": email, "password": password},
                               headers={"Connection": "close"}, timeout=60).status_code
 
+        # An attempt that got past the throttle is counted before the password is checked: it
+        # answers 401, or 503 when every hashing slot stayed busy (a loaded machine) — counted either way.
+        def checked(codes):
+            return codes[401] + codes[503]
+
         with ThreadPoolExecutor(max_workers=60) as pool:
             codes = Counter(pool.map(attempt, [("ada@example.com", f"wrong guess {i}") for i in range(60)]))
         print(f"\n60 parallel wrong passwords: {dict(codes)}")
-        assert codes == Counter({401: 10, 429: 50})
+        assert checked(codes) == 10 and codes[429] == 50 and sum(codes.values()) == 60
         assert attempt(("ada@example.com", PW)) == 429
 
         with ThreadPoolExecutor(max_workers=39) as pool:
             codes = Counter(pool.map(attempt, [("bob@example.com", f"wrong guess {i}") for i in range(39)]))
         right = attempt(("bob@example.com", PW))
         print(f"39 parallel wrong passwords then the right one: {dict(codes)}, then {right}")
-        assert codes == Counter({401: 10, 429: 29}) and right == 429
+        assert checked(codes) == 10 and codes[429] == 29 and sum(codes.values()) == 39 and right == 429
 
 
 # -- Medium 5 and Low 2: mailed links bound to the account's security stamp ---------------
@@ -271,10 +277,10 @@ def test_a_saved_cookie_and_token_stay_dead_after_deactivation_and_reactivation(
     pair = confirmed(app.test_client(), container, "ada@example.com")
     client = page_client(app, container, "ada@example.com")
     cookie = session_cookie(client).value
-    user = container.accounts().get_profile(client.get("/api/v1/profile", headers=bearer(pair)).json["id"])
+    user = container.accounts().get_profile(Actor(client.get("/api/v1/profile", headers=bearer(pair)).json["id"]))
     admin = container.accounts().create_admin("boss@example.com", PW)
-    container.admin().update_user(admin, user.id, {"is_active": False})
-    container.admin().update_user(admin, user.id, {"is_active": True})
+    container.admin().update_user(Actor.of(admin), user.id, {"is_active": False})
+    container.admin().update_user(Actor.of(admin), user.id, {"is_active": True})
     replay = app.test_client()
     replay.set_cookie("promptcore_session", cookie)
     assert replay.get("/account").status_code == 302

@@ -42,7 +42,6 @@ def accounts(store, hasher, signed, clock):
         mail=FakeMailTemplates(),
         clock=clock,
         base_url="http://test.local",
-        default_daily_limit=3,
         styles=lambda: frozenset({"general"}),
         models=("offline",),
     )

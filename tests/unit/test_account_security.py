@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from promptcore.domain import users as rules
+from promptcore.domain.access import Actor
 from promptcore.domain.errors import InvalidCredentials, InvalidToken, LoginThrottled, Unauthenticated
 from promptcore.services.accounts import InvalidRefreshToken
 from promptcore.services.admin import Admin
@@ -40,7 +41,7 @@ def reset_token(accounts, store, clock, email="ada@example.com"):
 
 
 def change_token(accounts, store, user_id, new_email, password=PW):
-    accounts.request_email_change(user_id, new_email, password)
+    accounts.request_email_change(Actor(user_id), new_email, password)
     return token_from([m for m in mails(store, "change_email") if m.to == new_email][-1])
 
 
@@ -103,7 +104,7 @@ def test_mail_to_an_unconfirmed_address_carries_no_name_chosen_by_the_registrant
         assert phishing not in message.text
     # the address-change mail goes to an address nobody has confirmed yet either
     user = register_confirmed(accounts, store, "owner@example.com", phishing)
-    accounts.update_profile(user.id, name=phishing)
+    accounts.update_profile(Actor(user.id), name=phishing)
     change_token(accounts, store, user.id, "target@example.com")
     [message] = [m for m in mails(store, "change_email") if m.to == "target@example.com"]
     assert phishing not in message.text
@@ -118,7 +119,7 @@ def test_an_address_change_link_dies_with_a_password_reset(accounts, store, cloc
     accounts.reset_password(reset_token(accounts, store, clock), "the owner's new secret")
     with pytest.raises(InvalidToken):
         accounts.confirm_email_change(link)
-    assert accounts.get_profile(user.id).email == "ada@example.com"
+    assert accounts.get_profile(Actor(user.id)).email == "ada@example.com"
 
 
 def test_a_used_address_change_link_fails_even_after_the_address_moves_back(accounts, store, clock):
@@ -132,7 +133,7 @@ def test_a_used_address_change_link_fails_even_after_the_address_moves_back(acco
     accounts.confirm_email_change(back)
     with pytest.raises(InvalidToken):
         accounts.confirm_email_change(away)
-    assert accounts.get_profile(user.id).email == "ada@example.com"
+    assert accounts.get_profile(Actor(user.id)).email == "ada@example.com"
 
 
 def test_a_reset_link_dies_when_the_address_changes(accounts, store, clock):
@@ -146,7 +147,7 @@ def test_a_reset_link_dies_when_the_address_changes(accounts, store, clock):
 def test_a_reset_link_dies_when_the_password_changes(accounts, store, clock):
     user = register_confirmed(accounts, store)
     link = reset_token(accounts, store, clock)
-    accounts.change_password(user.id, PW, "changed in the meantime")
+    accounts.change_password(Actor(user.id), PW, "changed in the meantime")
     with pytest.raises(InvalidToken):
         accounts.reset_password(link, "a brand new secret")
 
@@ -163,7 +164,7 @@ def test_access_tokens_end_at_logout_password_change_and_reset(accounts, store, 
         accounts.user_from_access_token(pair.access_token)
 
     pair = accounts.login("ada@example.com", PW)
-    accounts.change_password(user.id, PW, "a second secret")
+    accounts.change_password(Actor(user.id), PW, "a second secret")
     with pytest.raises(Unauthenticated):
         accounts.user_from_access_token(pair.access_token)
 
@@ -179,13 +180,13 @@ def test_access_tokens_end_at_logout_password_change_and_reset(accounts, store, 
 
 def test_tokens_and_sessions_from_before_a_deactivation_stay_dead_after_reactivation(accounts, store, clock):
     user = register_confirmed(accounts, store)
-    admin = register_confirmed(accounts, store, "boss@example.com")
+    admin = accounts.create_admin("boss@example.com", PW)
     pair = accounts.login("ada@example.com", PW)
     generation, signed_in = user.session_generation, clock.now().timestamp()
     assert accounts.user_for_session(user.id, generation, signed_in) is not None
     staff = Admin(lambda: FakeUnitOfWork(store), clock)
-    staff.update_user(admin, user.id, {"is_active": False})
-    staff.update_user(admin, user.id, {"is_active": True})
+    staff.update_user(Actor.of(admin), user.id, {"is_active": False})
+    staff.update_user(Actor.of(admin), user.id, {"is_active": True})
     with pytest.raises(Unauthenticated):
         accounts.user_from_access_token(pair.access_token)
     assert accounts.user_for_session(user.id, generation, signed_in) is None
@@ -201,7 +202,7 @@ def test_a_session_ends_at_sign_out_and_after_its_absolute_lifetime(accounts, st
     assert accounts.user_for_session(user.id, user.session_generation, signed_in) is None
 
     signed_in = clock.now().timestamp()
-    accounts.end_sessions(user.id)
+    accounts.end_sessions(Actor(user.id))
     assert accounts.user_for_session(user.id, user.session_generation, signed_in) is None
     assert accounts.user_for_session(user.id, user.session_generation + 1, signed_in) is not None
     for forged in (None, "0", True, 1.5):

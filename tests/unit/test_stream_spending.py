@@ -8,11 +8,14 @@ from typing import Iterator
 
 import pytest
 
+from promptcore.domain.access import Actor
 from promptcore.domain.errors import LlmUnavailable
 from promptcore.domain.prompts import Improvement, ImprovementRequest, RecordStatus
 from promptcore.domain.quota import QuotaPolicy
 from promptcore.domain.users import User
-from promptcore.services.improvement import Generated, Prompts, StyleCatalogue
+from promptcore.services.improvement import Generated, Prompts
+from promptcore.services.quota import Quota
+from promptcore.services.styles import StyleCatalogue
 from tests.fakes import FakeClock, FakeImprover, FakeStore, FakeUnitOfWork, sample_style
 
 PIECES = [f"word{i} " for i in range(30)]
@@ -46,37 +49,37 @@ def env():
                                  daily_limit=10, created_at=clock.now(), updated_at=clock.now()))
         tx.commit()
     prompts = Prompts(uow, improver, StyleCatalogue(uow, clock), clock,
-                      QuotaPolicy(reservation_ttl=timedelta(minutes=5)), ("m1",), 100)
+                      Quota(uow, clock, QuotaPolicy(reservation_ttl=timedelta(minutes=5)), 3), ("m1",), 100)
     return prompts, store, clock, improver, user
 
 
 def test_a_client_hanging_up_mid_stream_spends_the_unit_and_history_has_the_whole_answer(env):
     prompts, store, clock, improver, user = env
     for attempt in range(1, 4):
-        stream = prompts.improve_stream(user, f"hello {attempt}", "general")
+        stream = prompts.improve_stream(Actor.of(user), f"hello {attempt}", "general")
         taken = [next(stream) for _ in range(3)]
         assert taken == PIECES[:3]
         stream.close()  # what the WSGI server does when the client goes away
-        assert prompts.quota(user).used == attempt
+        assert prompts.quota(Actor.of(user)).used == attempt
         clock.advance(minutes=10)  # past the reservation lifetime: only a kept unit still counts
-        assert prompts.quota(user).used == attempt
+        assert prompts.quota(Actor.of(user)).used == attempt
     assert improver.read == 3 * len(PIECES), "the upstream answer is read to its end"
     records = sorted(store.prompts.values(), key=lambda r: r.id)
     assert [r.status for r in records] == [RecordStatus.SUCCEEDED] * 3
     assert all(r.generated_prompt == "".join(PIECES).strip() and r.usage for r in records)
-    items, _ = prompts.history(user)
+    items, _ = prompts.history(Actor.of(user))
     assert len(items) == 3
-    assert prompts.stats(user).total == 3
+    assert prompts.stats(Actor.of(user)).total == 3
 
 
 def test_a_client_hanging_up_then_the_upstream_failing_keeps_the_unit_and_what_was_produced(env):
     prompts, store, clock, improver, user = env
     improver.fail_after = 10
-    stream = prompts.improve_stream(user, "hello", "general")
+    stream = prompts.improve_stream(Actor.of(user), "hello", "general")
     assert [next(stream) for _ in range(3)] == PIECES[:3]
     stream.close()
     clock.advance(minutes=10)
-    assert prompts.quota(user).used == 1
+    assert prompts.quota(Actor.of(user)).used == 1
     [record] = store.prompts.values()
     assert record.status is RecordStatus.SUCCEEDED and record.error == "LlmUnavailable"
     assert record.generated_prompt == "".join(PIECES[:10]).strip()
@@ -87,11 +90,11 @@ def test_an_upstream_failure_after_output_was_sent_keeps_the_unit(env):
     improver.fail_after = 5
     seen = []
     with pytest.raises(LlmUnavailable):
-        for item in prompts.improve_stream(user, "hello", "general"):
+        for item in prompts.improve_stream(Actor.of(user), "hello", "general"):
             seen.append(item)
     assert seen == PIECES[:5]
     clock.advance(minutes=10)
-    assert prompts.quota(user).used == 1
+    assert prompts.quota(Actor.of(user)).used == 1
     [record] = store.prompts.values()
     assert record.status is RecordStatus.SUCCEEDED and record.generated_prompt == "".join(PIECES[:5]).strip()
 
@@ -100,28 +103,28 @@ def test_a_failure_before_any_output_releases_the_unit(env):
     prompts, store, clock, improver, user = env
     improver.fail_after = 0
     with pytest.raises(LlmUnavailable):
-        list(prompts.improve_stream(user, "hello", "general"))
-    assert prompts.quota(user).used == 0
+        list(prompts.improve_stream(Actor.of(user), "hello", "general"))
+    assert prompts.quota(Actor.of(user)).used == 0
     [record] = store.prompts.values()
     assert record.status is RecordStatus.FAILED
 
 
 def test_a_complete_stream_still_ends_with_the_record(env):
     prompts, store, clock, improver, user = env
-    events = list(prompts.improve_stream(user, "hello", "general"))
+    events = list(prompts.improve_stream(Actor.of(user), "hello", "general"))
     assert events[:-1] == PIECES and isinstance(events[-1], Generated)
     assert events[-1].record.status is RecordStatus.SUCCEEDED and events[-1].quota.used == 1
 
 
 def test_a_record_deleted_mid_stream_keeps_its_unit_and_gets_no_text_back(env):
     prompts, store, clock, improver, user = env
-    stream = prompts.improve_stream(user, "a secret", "general")
+    stream = prompts.improve_stream(Actor.of(user), "a secret", "general")
     next(stream)
     [record_id] = store.prompts
-    prompts.delete(user, record_id)
+    prompts.delete(Actor.of(user), record_id)
     stream.close()
     clock.advance(minutes=10)
-    assert prompts.quota(user).used == 1
+    assert prompts.quota(Actor.of(user)).used == 1
     record = store.prompts[record_id]
     assert record.status is RecordStatus.SUCCEEDED
     assert (record.original_prompt, record.generated_prompt, record.usage, record.error) == ("", None, None, None)

@@ -2,7 +2,7 @@ import string
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from promptcore.domain import users as rules
@@ -59,19 +59,94 @@ def test_password_equal_to_email_or_common_is_rejected():
     assert rules.password_problem("correct horse battery", "ada@example.com") is None
 
 
-@given(st.lists(st.integers(min_value=0, max_value=3600), max_size=30))
-def test_throttle_allows_until_ten_recent_failures(offsets):
-    failures = [NOW - timedelta(seconds=s) for s in offsets]
-    recent = [f for f in failures if NOW - f < rules.LOGIN_FAILURE_WINDOW]
-    wait = rules.throttle_retry_after(failures, NOW)
+def _recent(failures, now):
+    return [f for f in failures if now - f < rules.LOGIN_FAILURE_WINDOW]
+
+
+def check_throttle(throttle_retry_after, failures, now) -> None:
+    """What ``throttle_retry_after`` means, checked without re-deriving its arithmetic: with k
+    failures in the window, sign-in is refused iff k >= LIMIT; a refusal's wait is exactly long
+    enough, and no longer: one second before it ends the account is still refused, when it
+    ends it is allowed (the oldest of the newest LIMIT failures has left the window)."""
+    k = len(_recent(failures, now))
+    wait = throttle_retry_after(failures, now)
+    if k < rules.LOGIN_FAILURE_LIMIT:
+        assert wait is None, f"{k} failures in the window must not refuse"
+        return
+    assert isinstance(wait, int) and 1 <= wait <= rules.LOGIN_FAILURE_WINDOW.total_seconds(), wait
+    later = now + timedelta(seconds=wait)
+    assert len(_recent(failures, later)) < rules.LOGIN_FAILURE_LIMIT, "the wait is not long enough"
+    assert throttle_retry_after(failures, later) is None
+    just_before = later - timedelta(seconds=1)
+    assert len(_recent(failures, just_before)) >= rules.LOGIN_FAILURE_LIMIT, "the wait is longer than needed"
+    assert throttle_retry_after(failures, just_before) is not None
+
+
+# Failures up to twice the window ago (so some have left it), with sub-second times (so the
+# rounding of the wait matters), often several at the same instant.
+failure_ages = st.lists(
+    st.one_of(st.integers(min_value=0, max_value=1800), st.floats(min_value=0, max_value=1800)),
+    max_size=3 * rules.LOGIN_FAILURE_LIMIT,
+)
+
+
+@given(failure_ages, st.integers(min_value=0, max_value=3))
+@example([60.9995] * rules.LOGIN_FAILURE_LIMIT, 0)  # a wait of 839.0005 s must be 840, not 839
+def test_throttle_refuses_at_the_limit_and_waits_exactly_until_a_failure_leaves_the_window(ages, repeat):
+    failures = [NOW - timedelta(seconds=a) for a in ages for _ in range(1 + repeat % 2)]
+    check_throttle(rules.throttle_retry_after, failures, NOW)
+
+
+@pytest.mark.parametrize("k", [0, rules.LOGIN_FAILURE_LIMIT - 1, rules.LOGIN_FAILURE_LIMIT,
+                               rules.LOGIN_FAILURE_LIMIT + 5])
+def test_throttle_at_and_around_the_limit(k):
+    failures = [NOW - timedelta(seconds=60 + i) for i in range(k)]
+    check_throttle(rules.throttle_retry_after, failures, NOW)
+    assert (rules.throttle_retry_after(failures, NOW) is None) == (k < rules.LOGIN_FAILURE_LIMIT)
+
+
+def _always_one_second(failures, now):
+    return None if len(_recent(failures, now)) < rules.LOGIN_FAILURE_LIMIT else 1
+
+
+def _oldest_of_all_recent(failures, now):
+    recent = sorted(_recent(failures, now))
     if len(recent) < rules.LOGIN_FAILURE_LIMIT:
-        assert wait is None
-    else:
-        assert 1 <= wait <= rules.LOGIN_FAILURE_WINDOW.total_seconds()
-        # After waiting, one failure has left the window and sign-in is allowed again.
-        later = NOW + timedelta(seconds=wait)
-        still = [f for f in failures if later - f < rules.LOGIN_FAILURE_WINDOW]
-        assert len(still) < rules.LOGIN_FAILURE_LIMIT or rules.throttle_retry_after(failures, later) is not None
+        return None
+    return max(1, int((recent[0] + rules.LOGIN_FAILURE_WINDOW - now).total_seconds() + 0.999))
+
+
+def _rounded_down(failures, now):
+    recent = sorted(_recent(failures, now))
+    if len(recent) < rules.LOGIN_FAILURE_LIMIT:
+        return None
+    return max(1, int((recent[-rules.LOGIN_FAILURE_LIMIT] + rules.LOGIN_FAILURE_WINDOW - now).total_seconds()))
+
+
+def _one_failure_too_many(failures, now):
+    recent = sorted(_recent(failures, now))
+    if len(recent) <= rules.LOGIN_FAILURE_LIMIT:
+        return None
+    return rules.throttle_retry_after(failures, now)
+
+
+@pytest.mark.parametrize("mutant", [_always_one_second, _oldest_of_all_recent, _rounded_down, _one_failure_too_many])
+def test_the_throttle_property_fails_wrong_implementations(mutant):
+    """The property above can fail: each of these near-misses breaks it on a plain case."""
+    limit = rules.LOGIN_FAILURE_LIMIT
+    cases = [
+        [NOW - timedelta(minutes=1)] * limit,  # k = LIMIT, all a minute ago
+        [NOW - timedelta(minutes=1, seconds=i) for i in range(limit + 3)],  # more than LIMIT, spread out
+        [NOW - timedelta(seconds=60.5 + i) for i in range(limit)],  # sub-second times
+    ]
+    failed = 0
+    for failures in cases:
+        check_throttle(rules.throttle_retry_after, failures, NOW)  # the real one passes
+        try:
+            check_throttle(mutant, failures, NOW)
+        except AssertionError:
+            failed += 1
+    assert failed, f"{mutant.__name__} passes the throttle property"
 
 
 def test_throttle_eleventh_attempt_waits_for_the_window():

@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from adapters.sql.styles_sync import StylesSync, sync_styles
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -20,8 +22,13 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "head") -> StylesSync | None:
+    """Apply the migrations up to ``revision``; at the head, also bring the stored style catalogue
+    in line with the code's (adapters.sql.styles_sync) and say what that changed."""
     command.upgrade(alembic_config(engine), revision)
+    if is_up_to_date(engine):
+        return sync_styles(engine)
+    return None
 
 
 def head_revision() -> str | None:

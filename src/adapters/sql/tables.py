@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 
 metadata = MetaData(
@@ -66,7 +67,7 @@ users = Table(
     Column("is_email_confirmed", Boolean, nullable=False, default=False),
     Column("role", String(16), nullable=False, default="user"),
     Column("is_active", Boolean, nullable=False, default=True),
-    Column("daily_limit", Integer, nullable=False),
+    Column("daily_limit", Integer),  # an administrator's override; NULL follows the plan or the default
     Column("settings", JSON, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
@@ -163,6 +164,22 @@ prompt_requests = Table(
     Index("ix_prompt_requests_user_style_created", "user_id", "style", "created_at", "id"),
 )
 
+# The quota ledger: one row per unit spent against a user's daily limit (SPEC §6.5). Pending while
+# its spender runs, kept when it succeeded; a released unit is deleted. ``source_kind`` and
+# ``source_id`` name the spender (a generation and its prompt_requests row, for now).
+quota_units = Table(
+    "quota_units",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("source_kind", String(32), nullable=False),
+    Column("source_id", Id),
+    # The usage query: a user's newest units since the window start, read from the index alone.
+    Index("ix_quota_units_user_created", "user_id", "created_at", "status"),
+)
+
 usage_counters = Table(
     "usage_counters",
     metadata,
@@ -170,4 +187,115 @@ usage_counters = Table(
     Column("day", Date, primary_key=True),
     Column("style", String(32), primary_key=True),
     Column("count", Integer, nullable=False),
+)
+
+# Notifications sent to a user at most once per period (SPEC §12.7): the unique key is what keeps
+# racing requests from sending a second one (period keys: promptcore/domain/notifications.py).
+notifications_sent = Table(
+    "notifications_sent",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("period_key", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("user_id", "kind", "period_key"),
+    # The newest of a user's notifications of a kind.
+    Index("ix_notifications_sent_user_kind_created", "user_id", "kind", "created_at"),
+    sqlite_autoincrement=True,
+)
+
+
+# -- billing (SPEC §12) -------------------------------------------------------------------------
+# Money is integer minor units (kopecks) plus a currency code; never a float.
+
+plans = Table(
+    "plans",
+    metadata,
+    Column("slug", String(32), primary_key=True),
+    Column("title_ru", String(64), nullable=False),
+    Column("title_en", String(64), nullable=False),
+    Column("daily_limit", Integer, nullable=False),
+    Column("price_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("period_days", Integer, nullable=False),
+    Column("is_public", Boolean, nullable=False),
+    Column("is_team", Boolean, nullable=False),
+)
+
+# One per owner (a user, or a team later): owner_id names a users row or a teams row, so there is
+# no foreign key; the billing use cases treat a missing owner as gone.
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("owner_kind", String(8), nullable=False),
+    Column("owner_id", Id, nullable=False),
+    Column("plan_slug", String(32), ForeignKey("plans.slug"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("period_start", UtcDateTime, nullable=False),
+    Column("period_end", UtcDateTime, nullable=False),
+    Column("cancel_at_period_end", Boolean, nullable=False),
+    Column("payment_method_id", String(64)),
+    Column("payment_method_title", String(100)),
+    Column("grace_until", UtcDateTime),
+    Column("renewal_attempt", Integer, nullable=False),
+    Column("next_renewal_at", UtcDateTime),
+    Column("granted", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("owner_kind", "owner_id"),
+    Index("ix_subscriptions_status_period_end", "status", "period_end"),
+)
+
+# Payments stay when the paying account is deleted (they are the shop's accounting records), so
+# user_id is a plain column, not a foreign key.
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("owner_kind", String(8), nullable=False),
+    Column("owner_id", Id, nullable=False),
+    Column("user_id", Id),
+    Column("plan_slug", String(32), ForeignKey("plans.slug"), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("idempotence_key", String(64), nullable=False, unique=True),
+    Column("status", String(32), nullable=False),
+    Column("provider_id", String(64), unique=True),
+    Column("confirmation_url", String(2048)),
+    Column("cancellation_reason", String(64)),
+    Column("canceled_by_us", Boolean, nullable=False),
+    Column("refunded_minor", BigInteger, nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("save_method", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_payments_owner", "owner_kind", "owner_id", "id"),
+    Index("ix_payments_user_status", "user_id", "status"),
+    Index("ix_payments_status_created", "status", "created_at"),
+)
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("payment_id", Id, ForeignKey("payments.id"), nullable=False, index=True),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("provider_id", String(64), unique=True),
+    Column("idempotence_key", String(64), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Every provider notification applied (and every once-only billing mail), under a unique key: the
+# provider's event, the object's id and the status it was fetched in. A duplicate changes nothing.
+billing_events = Table(
+    "billing_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("event_key", String(200), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
 )

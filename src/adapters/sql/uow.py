@@ -10,13 +10,21 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from promptcore.domain.errors import ServiceUnavailable
 from promptcore.ports import UnitOfWork
 
+from .engine import mark_read_only
 from .repositories import (
+    SqlBillingEventRepository,
     SqlLoginFailureRepository,
     SqlMailRequestRepository,
+    SqlNotificationRepository,
     SqlOutbox,
+    SqlPaymentRepository,
+    SqlPlanRepository,
     SqlPromptRepository,
+    SqlQuotaLedger,
     SqlRefreshTokenRepository,
+    SqlRefundRepository,
     SqlStyleRepository,
+    SqlSubscriptionRepository,
     SqlUserRepository,
 )
 
@@ -28,14 +36,21 @@ def _is_outage(exc: BaseException) -> bool:
 
 
 class SqlUnitOfWork(UnitOfWork):
-    def __init__(self, engine: Engine) -> None:
+    """``read_only=True``: a unit that only reads (see engine.mark_read_only); it cannot commit."""
+
+    def __init__(self, engine: Engine, read_only: bool = False) -> None:
         self._engine = engine
         self._conn: Connection | None = None
         self._committed = False
+        self.read_only = read_only
+
+    def _connect(self) -> Connection:
+        conn = self._engine.connect()
+        return mark_read_only(conn) if self.read_only else conn
 
     def __enter__(self) -> "SqlUnitOfWork":
         try:
-            conn = self._engine.connect()
+            conn = self._connect()
         except DBAPIError as exc:
             if _is_outage(exc):
                 raise ServiceUnavailable() from exc
@@ -48,6 +63,13 @@ class SqlUnitOfWork(UnitOfWork):
         self.mail_requests = SqlMailRequestRepository(conn)
         self.styles = SqlStyleRepository(conn)
         self.prompts = SqlPromptRepository(conn)
+        self.quota = SqlQuotaLedger(conn)
+        self.plans = SqlPlanRepository(conn)
+        self.subscriptions = SqlSubscriptionRepository(conn)
+        self.payments = SqlPaymentRepository(conn)
+        self.refunds = SqlRefundRepository(conn)
+        self.billing_events = SqlBillingEventRepository(conn)
+        self.notifications = SqlNotificationRepository(conn)
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -66,6 +88,8 @@ class SqlUnitOfWork(UnitOfWork):
 
     def commit(self) -> None:
         assert self._conn is not None, "commit outside a with block"
+        if self.read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
         try:
             self._conn.commit()
         except DBAPIError as exc:

@@ -6,8 +6,9 @@ from flask_smorest import Api
 
 
 def register_api(api: Api) -> None:
-    from . import accounts, admin, prompts
+    from . import accounts, admin, billing, prompts
 
     api.register_blueprint(accounts.blp)
     api.register_blueprint(prompts.blp)
     api.register_blueprint(admin.blp)
+    api.register_blueprint(billing.blp)

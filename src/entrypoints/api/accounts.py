@@ -11,7 +11,7 @@ from promptcore.services.accounts import InvalidRefreshToken, TokenPair
 
 from ..deps import services
 from ..limits import mail_limit, signin_limit
-from .auth import BEARER, current_user, login_required
+from .auth import BEARER, current_actor, current_user, login_required
 from .parsing import Blueprint
 from .schemas import (
     AcceptedOut,
@@ -44,13 +44,14 @@ def request_language() -> str:
 
 
 def profile_dict(user: User) -> dict:
+    """The profile; ``daily_limit`` is the effective limit (the override, else the plan's or the default)."""
     return {
         "id": user.id,
         "email": user.email,
         "name": user.name,
         "is_email_confirmed": user.is_email_confirmed,
         "role": user.role.value,
-        "daily_limit": user.daily_limit,
+        "daily_limit": services().quota().limit_of(user),
         "created_at": user.created_at,
         "settings": user.settings.to_dict(),
     }
@@ -240,11 +241,12 @@ class Profile(MethodView):
     @blp.alt_response(401, schema=ErrorOut)
     @blp.alt_response(422, schema=ErrorOut)
     def patch(self, data):
-        """Change the name or settings (language, theme, default style, preferred model)."""
+        """Change the name or settings (language, theme, default style, preferred model, notify_limit:
+        the e-mail when the daily limit is reached, on by default)."""
         kwargs = {}
         if "name" in data:
             kwargs["name"] = data["name"]
-        user = services().accounts().update_profile(current_user().id, settings=data.get("settings"), **kwargs)
+        user = services().accounts().update_profile(current_actor(), settings=data.get("settings"), **kwargs)
         return profile_dict(user)
 
     @blp.doc(security=BEARER)
@@ -254,7 +256,7 @@ class Profile(MethodView):
     @blp.alt_response(422, schema=ErrorOut)
     def delete(self, data):
         """Delete the account and its whole history (asks for the password)."""
-        services().accounts().delete_account(current_user().id, data["password"])
+        services().accounts().delete_account(current_actor(), data["password"])
 
 
 @blp.route("/profile/password")
@@ -268,7 +270,7 @@ class ProfilePassword(MethodView):
     @blp.alt_response(422, schema=ErrorOut)
     def post(self, data):
         """Change the password; every refresh token of the account is revoked."""
-        services().accounts().change_password(current_user().id, data["current_password"], data["new_password"])
+        services().accounts().change_password(current_actor(), data["current_password"], data["new_password"])
 
 
 @blp.route("/profile/email")
@@ -282,5 +284,5 @@ class ProfileEmail(MethodView):
     @blp.alt_response(422, schema=ErrorOut)
     def post(self, data):
         """Ask to change the e-mail address; applied once the new address is confirmed."""
-        services().accounts().request_email_change(current_user().id, data["new_email"], data["password"])
+        services().accounts().request_email_change(current_actor(), data["new_email"], data["password"])
         return {"message": "Check the new address for a confirmation link."}

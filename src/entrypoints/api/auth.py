@@ -1,4 +1,4 @@
-"""Bearer authentication for API views."""
+"""Bearer authentication for API views: the request's Actor is built here, once."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any, Callable
 
 from flask import g, request
 
-from promptcore.domain.errors import Forbidden, Unauthenticated
+from promptcore.domain.access import Actor
+from promptcore.domain.errors import Unauthenticated
 from promptcore.domain.users import User
 
 from ..deps import services
@@ -19,6 +20,10 @@ def current_user() -> User:
     return g.api_user
 
 
+def current_actor() -> Actor:
+    return g.actor
+
+
 def _authenticate() -> User:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -28,21 +33,14 @@ def _authenticate() -> User:
 
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        g.api_user = _authenticate()
-        return view(*args, **kwargs)
+    """Authenticate the bearer token and build the Actor; what the actor may do is the core's
+    access rule to decide (promptcore.domain.access), not the view's."""
 
-    return wrapper
-
-
-def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         user = _authenticate()
-        if not user.is_admin:
-            raise Forbidden("Administrators only.")
         g.api_user = user
+        g.actor = Actor.of(user)
         return view(*args, **kwargs)
 
     return wrapper

@@ -9,13 +9,16 @@ from typing import Any
 from flask import jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from promptcore.domain import billing_errors as billing
 from promptcore.domain import errors as core
 from promptcore.services.accounts import InvalidRefreshToken
+
+from ..deps import services
 
 # ErrorOut documents error_body(); app.py gives it to flask-smorest as the spec's error schema.
 from .schemas import ErrorOut
 
-__all__ = ["ERROR_TABLE", "ErrorOut", "error_body", "lookup"]
+__all__ = ["ERROR_TABLE", "ErrorOut", "error_body", "lookup", "upgrade_url"]
 
 log = logging.getLogger("promptcore.errors")
 
@@ -36,6 +39,10 @@ ERROR_TABLE: dict[type[core.PromptcoreError], tuple[int, str]] = {
     core.ServiceUnavailable: (503, "service_unavailable"),
     core.ServiceBusy: (503, "service_busy"),
     core.DeliveryFailed: (503, "service_unavailable"),
+    billing.BillingUnavailable: (503, "billing_unavailable"),
+    billing.PaymentProviderUnavailable: (503, "payments_unavailable"),
+    billing.PaymentRejected: (422, "payment_rejected"),
+    billing.WebhookForbidden: (403, "forbidden"),
 }
 
 # Slugs for plain HTTP errors raised by Flask, webargs or the framework.
@@ -63,6 +70,11 @@ def lookup(error: core.PromptcoreError) -> tuple[int, str]:
     return 400, "bad_request"
 
 
+def upgrade_url() -> str:
+    """Where a user over the limit buys a larger one (SPEC §12.7): the pricing page."""
+    return services().upgrade_url()
+
+
 def error_body(status: int, slug: str, message: str, errors: dict[str, Any] | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "code": status,
@@ -82,6 +94,7 @@ def core_error_response(error: core.PromptcoreError):
     quota = getattr(error, "quota", None)
     if quota is not None:
         body["quota"] = {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in quota.to_dict().items()}
+        body["upgrade_url"] = upgrade_url()
     response = jsonify(body)
     response.status_code = status
     retry_after = getattr(error, "retry_after", None)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Generator, Iterator
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any
 
 from flask import Response, request, stream_with_context
@@ -18,7 +16,8 @@ from promptcore.domain.quota import QuotaStatus
 from promptcore.services.improvement import Generated
 
 from ..deps import services
-from .auth import BEARER, current_user, login_required
+from ..downloads import attachment
+from .auth import BEARER, current_actor, login_required
 from .errors import error_body, lookup
 from .parsing import Blueprint
 from .schemas import (
@@ -29,6 +28,7 @@ from .schemas import (
     HistoryQuery,
     ModelOut,
     PromptIn,
+    QuotaExceededOut,
     RecordOut,
     StatsOut,
     StyleOut,
@@ -127,7 +127,8 @@ class _Generate(MethodView):
     @blp.alt_response(403, schema=ErrorOut, description="email_not_confirmed")
     @blp.alt_response(404, schema=ErrorOut, description="parent_id not found")
     @blp.alt_response(422, schema=ErrorOut, description="validation_error or prompt_rejected")
-    @blp.alt_response(429, schema=ErrorOut, description="quota_exceeded, with Retry-After")
+    @blp.alt_response(429, schema=QuotaExceededOut,
+                      description="quota_exceeded, with Retry-After, the quota and upgrade_url (<BASE_URL>/pricing)")
     @blp.alt_response(503, schema=ErrorOut, description="llm_unavailable")
     @blp.alt_response(
         200, content_type="text/event-stream", success=True,
@@ -139,7 +140,7 @@ class _Generate(MethodView):
         `{"text"}`, then `done` (the record) or `error` (the error body). The quota unit is
         reserved before the first byte and given back only for a failure before the first delta;
         once output has been sent it is spent, even if the client hangs up."""
-        args = (current_user(), data.get("prompt"), data["style"], data.get("model"), data.get("parent_id"),
+        args = (current_actor(), data.get("prompt"), data["style"], data.get("model"), data.get("parent_id"),
                 data.get("feedback"))
         if _wants_stream():
             return _stream_response(services().prompts().improve_stream(*args))
@@ -168,7 +169,7 @@ class _History(MethodView):
     def get(self, args):
         """History, newest first, with cursor pagination, a style filter and search (`q`) in the
         original and improved text. Only successful generations are listed."""
-        records, cursor = services().prompts().history(current_user(), args["limit"], args.get("cursor"),
+        records, cursor = services().prompts().history(current_actor(), args["limit"], args.get("cursor"),
                                                        args.get("style"), args.get("q"))
         return {"items": [record_dict(r) for r in records], "next_cursor": cursor}
 
@@ -189,59 +190,12 @@ class Export(MethodView):
 
     @blp.doc(security=BEARER)
     @blp.arguments(ExportQuery, location="query")
-    @blp.response(200, description="An attachment: CSV or JSON of every record in the history.")
+    @blp.response(200, description="An attachment: CSV or JSON of every record in the history, newest first "
+                                    "(the format a history import reads back).")
     @blp.alt_response(401, schema=ErrorOut)
     def get(self, args):
         """Export the whole history as CSV or JSON (an attachment)."""
-        user = current_user()
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d")
-        records = services().prompts().export(user)
-        if args["format"] == "csv":
-            body, mimetype, ext = _csv(records), "text/csv; charset=utf-8", "csv"
-        else:
-            body, mimetype, ext = _json_lines(records), "application/json", "json"
-        response = Response(stream_with_context(body), mimetype=mimetype)
-        response.headers["Content-Disposition"] = f'attachment; filename="promptcore-history-{stamp}.{ext}"'
-        response.headers["Cache-Control"] = "no-store"
-        return response
-
-
-EXPORT_FIELDS = ["id", "created_at", "style", "model", "original_prompt", "generated_prompt", "parent_id",
-                 "feedback", "latency_ms"]
-
-
-def _cell(value: Any) -> Any:
-    """Defuse spreadsheet formulas: a cell starting with = + - @ (or tab/CR) gets an apostrophe."""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-def _csv(records: Iterator[PromptRecord]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    buffer.write("\ufeff")
-    writer.writerow(EXPORT_FIELDS)
-    for record in records:
-        row = record_dict(record)
-        writer.writerow([_cell(row[f]) for f in EXPORT_FIELDS])
-        if buffer.tell() > 32_768:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
-
-
-def _json_lines(records: Iterator[PromptRecord]) -> Iterator[str]:
-    yield "["
-    first = True
-    for record in records:
-        row = {k: v for k, v in record_dict(record).items() if k != "quota"}
-        yield ("" if first else ",") + json.dumps(row, ensure_ascii=False, default=_json_default)
-        first = False
-    yield "]"
+        return attachment(services().exports().download(current_actor(), args["format"]))
 
 
 @blp.route(f"/prompts/<{ID_CONVERTER}:record_id>")
@@ -254,7 +208,7 @@ class PromptItem(MethodView):
     @blp.alt_response(404, schema=ErrorOut)
     def get(self, record_id):
         """One record of your history; anyone else's is 404."""
-        return record_dict(services().prompts().get(current_user(), record_id))
+        return record_dict(services().prompts().get(current_actor(), record_id))
 
     @blp.doc(security=BEARER)
     @blp.response(204)
@@ -263,7 +217,7 @@ class PromptItem(MethodView):
     def delete(self, record_id):
         """Remove a record from your history, failed ones too: its texts are erased (the quota
         unit it used is not given back)."""
-        services().prompts().delete(current_user(), record_id)
+        services().prompts().delete(current_actor(), record_id)
 
 
 @blp.route("/stats")
@@ -275,7 +229,7 @@ class StatsView(MethodView):
     @blp.alt_response(401, schema=ErrorOut)
     def get(self):
         """Quota now, total generations, counts by style, counts by day for the last 30 days."""
-        stats = services().prompts().stats(current_user())
+        stats = services().prompts().stats(current_actor())
         return {"quota": quota_dict(stats.quota), "total": stats.total, "by_style": stats.by_style,
                 "by_day": [{"date": date.fromisoformat(d), "count": n} for d, n in stats.by_day]}
 

@@ -108,6 +108,8 @@ class SettingsSchema(StrictSchema):
     theme = Text(validate=validate.OneOf(THEMES))
     default_style = Text(allow_none=True, validate=validate.Length(max=32))
     preferred_model = Text(allow_none=True, validate=validate.Length(max=200))
+    notify_limit = fields.Boolean(truthy={True}, falsy={False}, metadata={
+        "description": "E-mail me when I reach my daily limit (at most once a day). On by default."})
 
 
 class ProfileOut(Schema):
@@ -116,7 +118,8 @@ class ProfileOut(Schema):
     name = Text(allow_none=True)
     is_email_confirmed = fields.Boolean(required=True)
     role = Text(required=True, metadata={"enum": ["user", "admin"]})
-    daily_limit = fields.Integer(required=True)
+    daily_limit = fields.Integer(required=True, metadata={
+        "description": "The effective daily limit: the per-user override, else the plan's, else the default."})
     created_at = fields.DateTime(required=True)
     settings = fields.Nested(SettingsSchema, required=True)
 
@@ -150,7 +153,8 @@ class ErrorOut(Schema):
     error = Text(required=True)
     message = Text(required=True)
     errors = fields.Dict(keys=Text(), values=fields.List(Text()))
-    quota = fields.Dict()
+    quota = fields.Dict(metadata={"description": "quota_exceeded only: the quota (see QuotaExceededOut)."})
+    upgrade_url = Text(metadata={"description": "quota_exceeded only: where to buy a larger limit."})
 
 
 class StyleOut(Schema):
@@ -170,6 +174,14 @@ class QuotaOut(Schema):
     remaining = fields.Integer(required=True)
     resets_at = fields.DateTime(required=True, allow_none=True)
     window = Text(required=True, metadata={"enum": ["rolling", "calendar"]})
+
+
+class QuotaExceededOut(ErrorOut):
+    """The 429 quota_exceeded body (SPEC §6.5, §12.7): the error, the quota with the time a unit
+    frees up (also in Retry-After), and the page where a larger limit is bought."""
+
+    quota = fields.Nested(QuotaOut, required=True)
+    upgrade_url = Text(required=True, metadata={"example": "https://promptcore.example/pricing"})
 
 
 class PromptIn(StrictSchema):
@@ -232,6 +244,8 @@ class AdminUsersQuery(StrictSchema):
 
 class AdminUserOut(ProfileOut):
     is_active = fields.Boolean(required=True)
+    daily_limit_override = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "The per-user override of the daily limit; null when the user follows the default."})
 
 
 class AdminUsersOut(Schema):
@@ -240,6 +254,8 @@ class AdminUsersOut(Schema):
 
 
 class AdminUserPatchIn(StrictSchema):
-    daily_limit = fields.Integer(strict=True, validate=validate.Range(min=0, max=100_000))
+    daily_limit = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=0, max=100_000),
+                                 metadata={"description": "A per-user override; null clears it (the user then "
+                                                          "follows their plan or the default)."})
     role = Text(validate=validate.OneOf(["user", "admin"]))
     is_active = fields.Boolean()

@@ -21,7 +21,7 @@ from .forms import (
     apply_errors,
 )
 from .i18n import COOKIE_MAX_AGE, LANG_COOKIE, THEME_COOKIE, current_language
-from .session import current_user, forget_session, login_required, refresh_user
+from .session import current_actor, current_user, forget_session, login_required, refresh_user
 from .views import bp, model_label
 
 CHART_HEIGHT = 120
@@ -42,6 +42,7 @@ def _settings_form(user) -> SettingsForm:
         form.theme.data = settings.theme or "system"
         form.default_style.data = settings.default_style or ""
         form.preferred_model.data = settings.preferred_model or ""
+        form.notify_limit.data = settings.notify_limit
     return form
 
 
@@ -69,7 +70,7 @@ def style_chart(by_style: dict[str, int]) -> list[dict[str, Any]]:
 
 
 def _render(user, status: int = 200, **forms: Any):
-    stats = services().prompts().stats(user)
+    stats = services().prompts().stats(current_actor())
     profile_form = forms.get("profile_form") or ProfileForm(name=user.name or "")
     context = {
         "user": user,
@@ -99,7 +100,7 @@ def account_profile():
     form = ProfileForm()
     form.validate()
     try:
-        refresh_user(services().accounts().update_profile(user.id, name=form.name.data or None))
+        refresh_user(services().accounts().update_profile(current_actor(), name=form.name.data or None))
     except ValidationFailed as exc:
         apply_errors(form, exc)
         return _render(user, 422, profile_form=form)
@@ -118,9 +119,10 @@ def account_settings():
         "theme": form.theme.data or "system",
         "default_style": form.default_style.data or None,
         "preferred_model": form.preferred_model.data or None,
+        "notify_limit": bool(form.notify_limit.data),
     }
     try:
-        user = services().accounts().update_profile(user.id, settings=changes)
+        user = services().accounts().update_profile(current_actor(), settings=changes)
     except ValidationFailed as exc:
         apply_errors(form, exc)
         return _render(user, 422, settings_form=form)
@@ -145,7 +147,7 @@ def account_email():
     form = EmailChangeForm()
     form.validate()
     try:
-        services().accounts().request_email_change(user.id, form.new_email.data or "", form.password.data or "")
+        services().accounts().request_email_change(current_actor(), form.new_email.data or "", form.password.data or "")
     except ValidationFailed as exc:
         apply_errors(form, exc)
         return _render(user, 422, email_form=form)
@@ -161,7 +163,7 @@ def account_password():
     form = PasswordChangeForm()
     form.validate()
     try:
-        user = services().accounts().change_password(user.id, form.current_password.data or "",
+        user = services().accounts().change_password(current_actor(), form.current_password.data or "",
                                                      form.new_password.data or "")
     except ValidationFailed as exc:
         apply_errors(form, exc)
@@ -178,7 +180,7 @@ def account_delete():
     form = DeleteAccountForm()
     form.validate()
     try:
-        services().accounts().delete_account(user.id, form.password.data or "")
+        services().accounts().delete_account(current_actor(), form.password.data or "")
     except ValidationFailed as exc:
         apply_errors(form, exc)
         return _render(user, 422, delete_form=form)

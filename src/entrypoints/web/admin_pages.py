@@ -10,39 +10,41 @@ from promptcore.domain.errors import ValidationFailed
 from ..deps import services
 from .forms import CsrfForm
 from .messages import translate
-from .session import admin_required, current_user, safe_next
+from .session import current_actor, current_user, login_required, safe_next
 from .views import bp
 
 
 @bp.get("/admin")
-@admin_required
+@login_required
 def admin():
     query = (request.args.get("q") or "").strip()[:200]
     cursor = request.args.get("cursor") or None
     try:
-        users, next_cursor = services().admin().list_users(query or None, cursor)
+        users, next_cursor = services().admin().list_users(current_actor(), query or None, cursor)
     except ValidationFailed:
-        users, next_cursor = services().admin().list_users(query or None, None)
+        users, next_cursor = services().admin().list_users(current_actor(), query or None, None)
+    quota = services().quota()
     return render_template("admin.html", users=users, next_cursor=next_cursor, query=query,
-                           row_form=CsrfForm(), me=current_user())
+                           row_form=CsrfForm(), me=current_user(), limits={u.id: quota.limit_of(u) for u in users})
 
 
 @bp.post("/admin/users/<int:user_id>")
-@admin_required
+@login_required
 def admin_update(user_id: int):
     changes: dict = {}
-    raw_limit = (request.form.get("daily_limit") or "").strip()
+    raw_limit = request.form.get("daily_limit")
     back = safe_next(request.form.get("back"), url_for("web.admin"))
-    if raw_limit:
-        if not raw_limit.isdigit() or len(raw_limit) > 7:
+    if raw_limit is not None:  # the per-user override; an empty box clears it (the default applies)
+        raw_limit = raw_limit.strip()
+        if raw_limit and (not raw_limit.isdigit() or len(raw_limit) > 7):
             flash(_("Use a whole number from 0 to 100000."), "error")
             return redirect(back, 303)
-        changes["daily_limit"] = int(raw_limit)
+        changes["daily_limit"] = int(raw_limit) if raw_limit else None
     if request.form.get("role") in ("user", "admin"):
         changes["role"] = request.form["role"]
     changes["is_active"] = request.form.get("is_active") == "y"
     try:
-        user = services().admin().update_user(current_user(), user_id, changes)
+        user = services().admin().update_user(current_actor(), user_id, changes)
     except ValidationFailed as exc:
         for messages in exc.errors.values():
             for message in messages:

@@ -73,6 +73,7 @@ class SettingsForm(Form):
     theme = SelectField(_l("Theme"), validate_choice=False)
     default_style = SelectField(_l("Default style"), validate_choice=False)
     preferred_model = SelectField(_l("Model"), validate_choice=False)
+    notify_limit = BooleanField(_l("E-mail me when I reach my daily limit (at most once a day)"))
 
 
 class EmailChangeForm(Form):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import (
@@ -27,17 +26,18 @@ from promptcore.domain.errors import (
     ValidationFailed,
 )
 from promptcore.domain.prompts import PromptRecord
+from promptcore.services.exports import EXPORT_FORMATS
 from promptcore.services.improvement import Generated
 
 from ..api.errors import lookup
 from ..deps import services
+from ..downloads import attachment
 from ..ids import parse_id
 from .diff import word_diff
-from .exports import csv_rows, json_chunks
 from .forms import CsrfForm, GenerateForm, apply_errors
 from .i18n import current_language
 from .messages import translate
-from .session import current_user, login_required
+from .session import current_actor, current_user, login_required
 from .views import bp
 
 log = logging.getLogger("promptcore.web")
@@ -105,7 +105,7 @@ def _render_app(user, form: GenerateForm, record: PromptRecord | None = None, st
         "form": form,
         "styles": services().catalogue().list(),
         "models": prompts.models,
-        "quota": quota or prompts.quota(user),
+        "quota": quota or prompts.quota(current_actor()),
         "max_chars": services().settings().max_prompt_chars,
         "error": error,
         "feedback_errors": feedback_errors or [],
@@ -120,7 +120,7 @@ def _own_record(user, raw: Any) -> PromptRecord:
     record_id = parse_id(raw)
     if record_id is None:
         raise NotFound("No such prompt in your history.")
-    return services().prompts().get(user, record_id)
+    return services().prompts().get(current_actor(), record_id)
 
 
 def _request_args(form: GenerateForm) -> dict[str, Any]:
@@ -164,7 +164,7 @@ def generate():
         args = _request_args(form)
         if args["parent_id"] is not None:
             parent = _own_record(user, args["parent_id"])
-        generated = services().prompts().improve(user, **args)
+        generated = services().prompts().improve(current_actor(), **args)
     except ValidationFailed as exc:
         feedback_errors = [translate(m) for m in exc.errors.get("feedback", [])]
         errors = ValidationFailed({k: v for k, v in exc.errors.items() if k != "feedback"}, exc.message)
@@ -201,7 +201,7 @@ def generate_stream():
     prompts = services().prompts()
     try:
         args = _request_args(form)
-        stream = prompts.improve_stream(user, **args)
+        stream = prompts.improve_stream(current_actor(), **args)
     except PromptcoreError as exc:
         status, slug = lookup(exc)
         body: dict[str, Any] = {"error": slug, "message": translate(exc.message)}
@@ -246,7 +246,6 @@ def generate_stream():
 @bp.get("/history")
 @login_required
 def history():
-    user = current_user()
     query = (request.args.get("q") or "").strip()[:200]
     style = request.args.get("style") or ""
     styles = services().catalogue().list()
@@ -254,9 +253,9 @@ def history():
         style = ""
     cursor = request.args.get("cursor") or None
     try:
-        records, next_cursor = services().prompts().history(user, 20, cursor, style or None, query or None)
+        records, next_cursor = services().prompts().history(current_actor(), 20, cursor, style or None, query or None)
     except ValidationFailed:
-        records, next_cursor = services().prompts().history(user, 20, None, style or None, query or None)
+        records, next_cursor = services().prompts().history(current_actor(), 20, None, style or None, query or None)
     return render_template("history.html", records=records, next_cursor=next_cursor, query=query,
                            style=style, styles=styles, delete_form=CsrfForm(), paged=bool(cursor))
 
@@ -264,15 +263,14 @@ def history():
 @bp.get("/history/<int:record_id>")
 @login_required
 def history_item(record_id: int):
-    user = current_user()
-    record = services().prompts().get(user, record_id)
+    record = services().prompts().get(current_actor(), record_id)
     return render_template("history_item.html", delete_form=CsrfForm(), show_open=False, **result_context(record))
 
 
 @bp.post("/history/<int:record_id>/delete")
 @login_required
 def history_delete(record_id: int):
-    services().prompts().delete(current_user(), record_id)
+    services().prompts().delete(current_actor(), record_id)
     flash(_("The prompt was deleted from your history."), "success")
     return redirect(url_for("web.history"), 303)
 
@@ -280,17 +278,7 @@ def history_delete(record_id: int):
 @bp.get("/history/export")
 @login_required
 def history_export():
-    user = current_user()
     kind = request.args.get("format", "csv")
-    if kind not in ("csv", "json"):
+    if kind not in EXPORT_FORMATS:
         abort(400)
-    records = services().prompts().export(user)
-    stamp = datetime.now(UTC).strftime("%Y%m%d")
-    if kind == "csv":
-        body, mimetype = csv_rows(records), "text/csv; charset=utf-8"
-    else:
-        body, mimetype = json_chunks(records), "application/json"
-    response = Response(stream_with_context(body), mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="promptcore-history-{stamp}.{kind}"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return attachment(services().exports().download(current_actor(), kind))

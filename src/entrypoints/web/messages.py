@@ -40,6 +40,7 @@ CORE_MESSAGES = (
     N_("Unknown setting."),
     N_("Unknown style."),
     N_("This model is not offered."),
+    N_("Must be true or false."),
     N_("Use a whole number from 0 to 100000."),
     N_("The password is not correct."),
     N_("This is already your address."),

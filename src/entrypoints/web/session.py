@@ -12,8 +12,9 @@ from collections.abc import Callable
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import abort, g, redirect, request, session, url_for
+from flask import g, redirect, request, session, url_for
 
+from promptcore.domain.access import Actor
 from promptcore.domain.users import User
 
 from ..deps import services
@@ -38,7 +39,7 @@ def sign_out() -> None:
     session.clear()
     g.user = None
     if isinstance(uid, int) and not isinstance(uid, bool):
-        services().accounts().end_sessions(uid)
+        services().accounts().end_sessions(Actor(uid))
 
 
 def forget_session() -> None:
@@ -60,10 +61,19 @@ def current_user() -> User | None:
     return user
 
 
+def current_actor() -> Actor | None:
+    """The Actor of this request, built once from the signed-in user."""
+    if "actor" not in g:
+        user = current_user()
+        g.actor = Actor.of(user) if user is not None else None
+    return g.actor
+
+
 def refresh_user(user: User) -> None:
     """After a change to the signed-in user (settings, password), keep the session in step."""
     g.user = user
     g.pop("theme", None)
+    g.pop("actor", None)
     session[GENERATION] = user.session_generation
 
 
@@ -89,18 +99,6 @@ def login_required(view: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         if current_user() is None:
             return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
-        return view(*args, **kwargs)
-
-    return wrapper
-
-
-def admin_required(view: Callable) -> Callable:
-    @wraps(view)
-    @login_required
-    def wrapper(*args, **kwargs):
-        user = current_user()
-        if user is None or not user.is_admin:
-            abort(403)
         return view(*args, **kwargs)
 
     return wrapper

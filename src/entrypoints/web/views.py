@@ -6,7 +6,7 @@ the API over HTTP. The other pages live in auth_pages, generator, history, accou
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import (
     Blueprint,
@@ -34,7 +34,7 @@ from .i18n import (
     current_theme,
 )
 from .messages import translate
-from .session import current_user, refresh_user, safe_next
+from .session import current_actor, current_user, refresh_user, safe_next
 
 log = logging.getLogger("promptcore.web")
 
@@ -68,7 +68,7 @@ def reset_text(resets_at: datetime | None) -> str:
     """"14 Mar, 09:05 UTC (in 3 hours)" for a quota reset time."""
     if resets_at is None:
         return ""
-    now = datetime.now(UTC)
+    now = services().clock().now()
     when = format_datetime(resets_at, "d MMM, HH:mm") + " UTC"
     delta = resets_at - now
     if delta.total_seconds() <= 0:
@@ -142,7 +142,7 @@ def preferences():
     response = redirect(target, 303)
     user = current_user()
     if user is not None and changes:
-        refresh_user(services().accounts().update_profile(user.id, settings=changes))
+        refresh_user(services().accounts().update_profile(current_actor(), settings=changes))
     if "language" in changes:
         if changes["language"]:
             response.set_cookie(LANG_COOKIE, changes["language"], max_age=COOKIE_MAX_AGE, samesite="Lax",

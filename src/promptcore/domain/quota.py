@@ -11,6 +11,32 @@ from zoneinfo import ZoneInfo
 DAY = timedelta(hours=24)
 
 
+def effective_daily_limit(override: int | None, plan_limit: int | None, default: int) -> int:
+    """The one place a user's daily limit is decided (SPEC §6.5): an administrator's per-user
+    override when set, else the limit of the user's plan (§12.1; None while there are no plans,
+    or when the user has none), else the configured default. Changing the default therefore
+    reaches every user without an override."""
+    if override is not None:
+        return override
+    if plan_limit is not None:
+        return plan_limit
+    return default
+
+
+class UnitStatus(str, Enum):
+    """A unit in the quota ledger: ``pending`` while its spender runs (it counts until it goes
+    stale), ``kept`` once the spender succeeded. A released unit no longer exists."""
+
+    PENDING = "pending"
+    KEPT = "kept"
+
+
+class UnitSource(str, Enum):
+    """What spent a unit. Only what spends a unit is here: an imported history record never does."""
+
+    GENERATION = "generation"
+
+
 class QuotaWindow(str, Enum):
     ROLLING = "rolling"
     CALENDAR = "calendar"
@@ -27,6 +53,11 @@ class QuotaStatus:
     @property
     def exhausted(self) -> bool:
         return self.remaining <= 0
+
+    @property
+    def near_limit(self) -> bool:
+        """At least 80 % of the limit used, but not all of it (SPEC §12.7: the page's notice)."""
+        return not self.exhausted and self.limit > 0 and self.used * 5 >= self.limit * 4
 
     def retry_after(self, now: datetime) -> int:
         """Whole seconds until the next unit frees up (at least 1)."""

@@ -113,6 +113,7 @@ class UserSettings:
     theme: str = "system"
     default_style: str | None = None
     preferred_model: str | None = None
+    notify_limit: bool = True  # the e-mail when the daily limit is reached (SPEC §12.7)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -120,6 +121,7 @@ class UserSettings:
             "theme": self.theme,
             "default_style": self.default_style,
             "preferred_model": self.preferred_model,
+            "notify_limit": self.notify_limit,
         }
 
     @classmethod
@@ -130,6 +132,7 @@ class UserSettings:
             theme=data.get("theme") or "system",
             default_style=data.get("default_style"),
             preferred_model=data.get("preferred_model"),
+            notify_limit=data.get("notify_limit") is not False,  # on unless turned off
         )
 
     def updated(
@@ -139,7 +142,7 @@ class UserSettings:
         models: tuple[str, ...] | list[str],
     ) -> "UserSettings":
         errors: dict[str, list[str]] = {}
-        known = {"language", "theme", "default_style", "preferred_model"}
+        known = {"language", "theme", "default_style", "preferred_model", "notify_limit"}
         for key in changes:
             if key not in known:
                 errors.setdefault(key, []).append("Unknown setting.")
@@ -155,9 +158,13 @@ class UserSettings:
         model = changes.get("preferred_model", self.preferred_model)
         if model is not None and model not in models:
             errors.setdefault("preferred_model", []).append("This model is not offered.")
+        notify_limit = changes.get("notify_limit", self.notify_limit)
+        if not isinstance(notify_limit, bool):
+            errors.setdefault("notify_limit", []).append("Must be true or false.")
         if errors:
             raise ValidationFailed({f"settings.{k}": v for k, v in errors.items()})
-        return UserSettings(language=lang, theme=theme, default_style=style, preferred_model=model)
+        return UserSettings(language=lang, theme=theme, default_style=style, preferred_model=model,
+                            notify_limit=notify_limit)
 
 
 @dataclass
@@ -169,7 +176,9 @@ class User:
     is_email_confirmed: bool = False
     role: Role = Role.USER
     is_active: bool = True
-    daily_limit: int = 3
+    # An administrator's per-user override of the daily limit; None follows the plan or the
+    # default (domain.quota.effective_daily_limit decides).
+    daily_limit: int | None = None
     settings: UserSettings = field(default_factory=UserSettings)
     created_at: datetime | None = None
     updated_at: datetime | None = None
@@ -232,7 +241,10 @@ class User:
         return self.accepts_credential(issued_at, generation)
 
 
-def validate_daily_limit(value: int) -> int:
+def validate_daily_limit(value: int | None) -> int | None:
+    """A per-user override: a whole number from 0 to 100000, or None for no override."""
+    if value is None:
+        return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > 100_000:
         raise ValidationFailed.on("daily_limit", "Use a whole number from 0 to 100000.")
     return value
@@ -250,4 +262,4 @@ def throttle_retry_after(failures: list[datetime], now: datetime) -> int | None:
         return None
     oldest_counted = recent[-LOGIN_FAILURE_LIMIT]
     wait = (oldest_counted + LOGIN_FAILURE_WINDOW - now).total_seconds()
-    return max(1, int(wait + 0.999))
+    return max(1, math.ceil(wait))

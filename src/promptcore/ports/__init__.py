@@ -13,13 +13,27 @@ from .accounts import (
     SignedTokenCodec,
     UserRepository,
 )
+from .billing import (
+    BillingEventRepository,
+    PaymentGateway,
+    PaymentRepository,
+    PlanRepository,
+    ProviderPayment,
+    ProviderRefund,
+    RefundRecord,
+    RefundRepository,
+    SubscriptionRepository,
+)
 from .clock import Clock
 from .mail import Mailer, MailMessage, MailRequest, MailRequestRepository, MailTemplates, Outbox, OutboxItem
+from .notifications import NotificationRepository
 from .prompts import HistoryPage, PromptImprover, PromptRepository, StyleRepository
+from .quota import QuotaLedger
 from .uow import UnitOfWork
 
 __all__ = [
     "AccessTokenCodec",
+    "BillingEventRepository",
     "Clock",
     "DuplicateEmail",
     "HistoryPage",
@@ -29,15 +43,25 @@ __all__ = [
     "MailRequestRepository",
     "MailTemplates",
     "Mailer",
+    "NotificationRepository",
     "Outbox",
     "OutboxItem",
     "PasswordHasher",
+    "PaymentGateway",
+    "PaymentRepository",
+    "PlanRepository",
     "PromptImprover",
     "PromptRepository",
+    "ProviderPayment",
+    "ProviderRefund",
+    "QuotaLedger",
     "RefreshTokenRepository",
     "RefreshTokenRow",
+    "RefundRecord",
+    "RefundRepository",
     "SignedTokenCodec",
     "StyleRepository",
+    "SubscriptionRepository",
     "UnitOfWork",
     "UserRepository",
 ]

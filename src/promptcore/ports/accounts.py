@@ -91,7 +91,8 @@ class AccessTokenCodec(ABC):
         """A token carrying the user's session generation (``gen``) and issue time (``iat``)."""
     @abstractmethod
     def verify(self, token: str) -> dict[str, Any]:
-        """Claims of a valid token; raises InvalidToken otherwise."""
+        """Claims of a valid, unexpired token; raises Unauthenticated otherwise (401: a bad bearer
+        token is not an InvalidToken, which is a bad e-mailed link, 400)."""
 
 
 class SignedTokenCodec(ABC):

@@ -7,6 +7,38 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+# The context each kind needs (render() refuses a message without them: ValueError). Every kind
+# also takes ``name`` (the greeting; give it only for a confirmed address) and ``link`` (the
+# button, with its address repeated under it and in the text; a kind whose button label is None
+# shows none). A datetime value is written for the message's language, in UTC
+# ("15 January 2026, 09:05 UTC", "15 января 2026, 09:05 UTC"); a date as "15 January 2026"; any
+# other value as it is (so format money yourself).
+#
+#   confirm_email, reset_password, change_email: link (the e-mailed token link)
+#   already_registered: login_url, reset_url
+#   password_changed: -
+#   email_changed: new_email
+#   limit_reached: limit (int), resets_at (datetime: when a unit frees up), upgrade_url
+#       (<BASE_URL>/pricing; the button goes there unless ``link`` says otherwise)
+#   payment_received: amount (a formatted string, e.g. "490.00 ₽"), plan (its title), period_end
+#       (datetime or date: the end of the paid period); link, e.g. <BASE_URL>/account/billing
+#   renewal_failed: plan, grace_until (datetime or date: the plan holds until then); link
+#   ends_soon: plan, period_end (after a cancel, the day the plan ends); link
+#   subscription_expired: plan; link, e.g. <BASE_URL>/pricing
+MAIL_KINDS: dict[str, frozenset[str]] = {
+    "confirm_email": frozenset({"link"}),
+    "already_registered": frozenset({"login_url", "reset_url"}),
+    "reset_password": frozenset({"link"}),
+    "password_changed": frozenset(),
+    "change_email": frozenset({"link"}),
+    "email_changed": frozenset({"new_email"}),
+    "limit_reached": frozenset({"limit", "resets_at", "upgrade_url"}),
+    "payment_received": frozenset({"amount", "plan", "period_end"}),
+    "renewal_failed": frozenset({"plan", "grace_until"}),
+    "ends_soon": frozenset({"plan", "period_end"}),
+    "subscription_expired": frozenset({"plan"}),
+}
+
 
 @dataclass(frozen=True)
 class MailMessage:

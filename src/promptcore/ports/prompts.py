@@ -34,24 +34,15 @@ class PromptRepository(ABC):
         """Store the outcome (status, text, model, usage, latency) of a pending record; of a
         record deleted meanwhile, the status only."""
     @abstractmethod
-    def quota_usage(self, user_id: int, since: datetime, stale_before: datetime,
-                    limit: int) -> tuple[int, datetime | None]:
-        """Of the records created at or after ``since`` that count against the quota
-        (succeeded ones, and pending ones created at or after ``stale_before``; deleted ones
-        included), take the newest ``limit``: their number and the oldest creation time among
-        them. That is all the quota arithmetic needs (QuotaPolicy.status_of)."""
-    @abstractmethod
     def count_success(self, user_id: int, at: datetime, style: str) -> None:
         """Add one to the per-day, per-style usage counters behind the stats."""
     @abstractmethod
     def page(self, user_id: int, limit: int, cursor: tuple[datetime, int] | None,
              style: str | None, query: str | None) -> list[PromptRecord]: ...
     @abstractmethod
-    def all_for_export(self, user_id: int) -> Iterator[PromptRecord]: ...
-    @abstractmethod
     def soft_delete(self, user_id: int, record_id: int, now: datetime) -> bool:
         """Delete a record of this user's, whatever its status: erase its texts (prompt, answer,
-        feedback, usage, error, model, parent link) and keep only what the quota and the stats
+        feedback, usage, error, model, parent link) and keep only what the stats
         need (user, status, style, created_at). A later ``finish`` then stores the status only."""
     @abstractmethod
     def stats(self, user_id: int, since_day: datetime) -> tuple[int, dict[str, int], dict[str, int]]:

@@ -6,8 +6,17 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from .accounts import LoginFailureRepository, RefreshTokenRepository, UserRepository
+from .billing import (
+    BillingEventRepository,
+    PaymentRepository,
+    PlanRepository,
+    RefundRepository,
+    SubscriptionRepository,
+)
 from .mail import MailRequestRepository, Outbox
+from .notifications import NotificationRepository
 from .prompts import PromptRepository, StyleRepository
+from .quota import QuotaLedger
 
 
 class UnitOfWork(ABC):
@@ -18,6 +27,13 @@ class UnitOfWork(ABC):
     mail_requests: MailRequestRepository
     styles: StyleRepository
     prompts: PromptRepository
+    quota: QuotaLedger
+    plans: PlanRepository
+    subscriptions: SubscriptionRepository
+    payments: PaymentRepository
+    refunds: RefundRepository
+    billing_events: BillingEventRepository
+    notifications: NotificationRepository
 
     def __enter__(self) -> "UnitOfWork":
         return self

@@ -11,6 +11,7 @@ from typing import Any, Callable
 from urllib.parse import quote
 
 from ..domain import users as rules
+from ..domain.access import Actor, require_manage_account
 from ..domain.errors import (
     Forbidden,
     InvalidCredentials,
@@ -67,7 +68,6 @@ class Accounts:
         mail: MailTemplates,
         clock: Clock,
         base_url: str,
-        default_daily_limit: int,
         styles: Callable[[], frozenset[str]] = lambda: frozenset(),
         models: tuple[str, ...] = (),
     ) -> None:
@@ -78,7 +78,6 @@ class Accounts:
         self._mail = mail
         self._clock = clock
         self._base_url = base_url.rstrip("/")
-        self._default_limit = default_daily_limit
         self._styles = styles
         self._models = models
 
@@ -135,7 +134,7 @@ class Accounts:
             now = self._clock.now()
             try:
                 user = uow.users.add(User(
-                    email=email, password_hash=password_hash, name=name, daily_limit=self._default_limit,
+                    email=email, password_hash=password_hash, name=name,
                     settings=UserSettings(language=language), created_at=now, updated_at=now,
                 ))
             except DuplicateEmail:
@@ -273,8 +272,9 @@ class Accounts:
                 self._end_sessions(uow, row.user_id)
                 uow.commit()
 
-    def end_sessions(self, user_id: int) -> None:
+    def end_sessions(self, actor: Actor) -> None:
         """Sign-out on the pages: every browser session and access token issued so far stops working."""
+        user_id = require_manage_account(actor)
         with self._uow() as uow:
             self._end_sessions(uow, user_id)
             uow.commit()
@@ -333,11 +333,13 @@ class Accounts:
 
     # -- profile ---------------------------------------------------------------------------
 
-    def get_profile(self, user_id: int) -> User:
+    def get_profile(self, actor: Actor) -> User:
+        user_id = actor.user_id
         with self._uow() as uow:
             return self._require_user(uow, user_id)
 
-    def update_profile(self, user_id: int, name: Any = ..., settings: dict[str, Any] | None = None) -> User:
+    def update_profile(self, actor: Actor, name: Any = ..., settings: dict[str, Any] | None = None) -> User:
+        user_id = require_manage_account(actor)
         styles = self._styles() if settings else frozenset()  # read before taking the write lock
         with self._uow() as uow:
             user = self._require_user(uow, user_id)
@@ -354,10 +356,11 @@ class Accounts:
         if not self._hasher.verify(user.password_hash, password or ""):
             raise ValidationFailed.on(field, "The password is not correct.")
 
-    def change_password(self, user_id: int, current_password: str, new_password: str) -> User:
+    def change_password(self, actor: Actor, current_password: str, new_password: str) -> User:
         """Set a new password. Every other session, token and mailed link ends; the returned user
         carries the new session generation, for the session that made the change."""
-        user = self.get_profile(user_id)
+        user_id = require_manage_account(actor)
+        user = self.get_profile(actor)
         self._check_password(user, current_password, "current_password")
         rules.validate_password(new_password, user.email, "new_password")
         new_hash = self._hasher.hash(new_password)
@@ -373,8 +376,9 @@ class Accounts:
             uow.commit()
             return user
 
-    def request_email_change(self, user_id: int, new_email: str, password: str) -> None:
-        user = self.get_profile(user_id)
+    def request_email_change(self, actor: Actor, new_email: str, password: str) -> None:
+        require_manage_account(actor)
+        user = self.get_profile(actor)
         self._check_password(user, password)
         new_email = rules.validate_email(new_email, "new_email")
         if new_email == user.email:
@@ -412,8 +416,9 @@ class Accounts:
             uow.commit()
             return user
 
-    def delete_account(self, user_id: int, password: str) -> None:
-        user = self.get_profile(user_id)
+    def delete_account(self, actor: Actor, password: str) -> None:
+        user_id = require_manage_account(actor)
+        user = self.get_profile(actor)
         self._check_password(user, password)
         with self._uow() as uow:
             uow.users.delete(user_id)
@@ -431,7 +436,7 @@ class Accounts:
             if user is None:
                 user = uow.users.add(User(
                     email=email, password_hash=password_hash, role=Role.ADMIN, is_email_confirmed=True,
-                    daily_limit=self._default_limit, created_at=now, updated_at=now,
+                    created_at=now, updated_at=now,
                 ))
             else:
                 user.role = Role.ADMIN
@@ -443,7 +448,9 @@ class Accounts:
             uow.commit()
             return user
 
-    def set_daily_limit(self, email: str, limit: int) -> User:
+    def set_daily_limit(self, email: str, limit: int | None) -> User:
+        """Set a user's per-user override of the daily limit; None clears it (the user then follows
+        their plan or the default)."""
         rules.validate_daily_limit(limit)
         with self._uow() as uow:
             user = uow.users.get_by_email(rules.normalize_email(email))

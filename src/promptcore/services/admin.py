@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ..domain.access import Actor, require_manage_users
 from ..domain.errors import NotFound, ValidationFailed
 from ..domain.users import Role, User, validate_daily_limit
 from ..ports import Clock, UnitOfWork
@@ -16,8 +17,9 @@ class Admin:
         self._uow = uow
         self._clock = clock
 
-    def list_users(self, query: str | None = None, cursor: str | None = None, limit: int = PAGE
+    def list_users(self, actor: Actor, query: str | None = None, cursor: str | None = None, limit: int = PAGE
                    ) -> tuple[list[User], str | None]:
+        require_manage_users(actor)
         after = None
         if cursor:
             if not cursor.isdigit() or len(cursor) > 18:
@@ -29,26 +31,27 @@ class Admin:
         next_cursor = str(users[limit - 1].id) if len(users) > limit else None
         return users[:limit], next_cursor
 
-    def update_user(self, admin: User, user_id: int, changes: dict[str, Any]) -> User:
+    def update_user(self, actor: Actor, user_id: int, changes: dict[str, Any]) -> User:
+        require_manage_users(actor)
         with self._uow() as uow:
             user = uow.users.lock(user_id)
             if user is None:
                 raise NotFound("No such user.")
-            if "daily_limit" in changes:
+            if "daily_limit" in changes:  # the per-user override; None clears it
                 user.daily_limit = validate_daily_limit(changes["daily_limit"])
             if "role" in changes:
                 try:
                     role = Role(changes["role"])
                 except ValueError:
                     raise ValidationFailed.on("role", "Choose user or admin.") from None
-                if user.id == admin.id and role is not Role.ADMIN:
+                if user.id == actor.user_id and role is not Role.ADMIN:
                     raise ValidationFailed.on("role", "You cannot remove your own administrator role.")
                 user.role = role
             if "is_active" in changes:
                 active = changes["is_active"]
                 if not isinstance(active, bool):
                     raise ValidationFailed.on("is_active", "Use true or false.")
-                if user.id == admin.id and not active:
+                if user.id == actor.user_id and not active:
                     raise ValidationFailed.on("is_active", "You cannot deactivate your own account.")
                 if user.is_active and not active:
                     # Deactivation ends every session and token; reactivation revives none of them.

@@ -1,21 +1,22 @@
-"""Prompt improvement with an atomic daily quota, iteration, history and stats (SPEC §6)."""
+"""Prompt improvement (SPEC §6): one improvement with no account, and the Prompts use case that
+improves, iterates and streams for a user, spending a unit of their daily quota on each.
+
+The quota lives in quota.py, history and stats in history.py, the styles in styles.py.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, Callable, Generator, Iterator
 
+from ..domain.access import Actor, require_read
 from ..domain.errors import (
-    EmailNotConfirmed,
     LlmUnavailable,
     NotFound,
     PromptcoreError,
-    QuotaExceeded,
     ValidationFailed,
 )
 from ..domain.prompts import (
@@ -23,96 +24,22 @@ from ..domain.prompts import (
     ImprovementRequest,
     PromptRecord,
     RecordStatus,
-    Style,
     clean_feedback,
     clean_prompt,
 )
-from ..domain.quota import QuotaPolicy, QuotaStatus
-from ..domain.users import User
+from ..domain.quota import QuotaStatus, UnitSource
 from ..ports import Clock, PromptImprover, StyleRepository, UnitOfWork
+from .history import History, Stats
+from .quota import Quota, Reservation
+from .styles import StyleCatalogue, pick_style
 
 log = logging.getLogger(__name__)
-
-HISTORY_MAX_PAGE = 100
-STATS_DAYS = 30
 
 
 @dataclass(frozen=True)
 class Generated:
     record: PromptRecord
     quota: QuotaStatus
-
-
-@dataclass(frozen=True)
-class Stats:
-    quota: QuotaStatus
-    total: int
-    by_style: dict[str, int]
-    by_day: list[tuple[str, int]]
-
-
-def encode_cursor(record: PromptRecord) -> str:
-    raw = f"{record.created_at.isoformat()}|{record.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, _, rid = raw.partition("|")
-        moment = datetime.fromisoformat(created)
-        if moment.tzinfo is None:
-            raise ValueError("naive")
-        return moment.astimezone(timezone.utc), int(rid)
-    except (ValueError, UnicodeDecodeError, binascii.Error):
-        raise ValidationFailed.on("cursor", "The cursor is not valid; start from the first page.") from None
-
-
-class StyleCatalogue:
-    """The styles, read from storage and kept for a minute (they change only by migration)."""
-
-    def __init__(self, uow: Callable[[], UnitOfWork], clock: Clock, ttl: timedelta = timedelta(seconds=60)) -> None:
-        self._uow = uow
-        self._clock = clock
-        self._ttl = ttl
-        self._cached: tuple[datetime, list[Style]] | None = None
-
-    def list(self) -> list[Style]:
-        now = self._clock.now()
-        if self._cached is None or now - self._cached[0] > self._ttl:
-            with self._uow() as uow:
-                self._cached = (now, uow.styles.list())
-        return self._cached[1]
-
-    def get(self, slug: str) -> Style | None:
-        return next((s for s in self.list() if s.slug == slug), None)
-
-    def slugs(self) -> frozenset[str]:
-        return frozenset(s.slug for s in self.list())
-
-
-class StaticStyles(StyleRepository):
-    """A fixed list of styles, for using the core without a database."""
-
-    def __init__(self, styles: list[Style] | tuple[Style, ...]) -> None:
-        self._styles = list(styles)
-
-    def list(self) -> list[Style]:
-        return list(self._styles)
-
-    def get(self, slug: str) -> Style | None:
-        return next((s for s in self._styles if s.slug == slug), None)
-
-    def slugs(self) -> frozenset[str]:
-        return frozenset(s.slug for s in self._styles)
-
-
-def _pick_style(styles: StyleRepository | StyleCatalogue, slug: Any) -> Style:
-    style = styles.get(slug) if isinstance(slug, str) else None
-    if style is None:
-        known = ", ".join(s.slug for s in styles.list())
-        raise ValidationFailed.on("style", f"Unknown style; choose one of: {known}.")
-    return style
 
 
 def _pick_model(models: tuple[str, ...], model: Any) -> str | None:
@@ -126,29 +53,32 @@ def _pick_model(models: tuple[str, ...], model: Any) -> str | None:
 def improve_once(improver: PromptImprover, styles: StyleRepository | StyleCatalogue, prompt: str,
                  style: str = "general", model: str | None = None, max_chars: int = 8000) -> Improvement:
     """One improvement with no account and no quota (library and CLI use)."""
-    request = ImprovementRequest(prompt=clean_prompt(prompt, max_chars), style=_pick_style(styles, style),
+    request = ImprovementRequest(prompt=clean_prompt(prompt, max_chars), style=pick_style(styles, style),
                                  model=model)
     return improver.improve(request)
 
 
 class Prompts:
+    """Improving for a user. Also answers, for the entrypoints, the user's quota and history by
+    handing them to the Quota and History use cases."""
+
     def __init__(
         self,
         uow: Callable[[], UnitOfWork],
         improver: PromptImprover,
         catalogue: StyleCatalogue,
         clock: Clock,
-        policy: QuotaPolicy,
+        quota: Quota,
         models: tuple[str, ...],
         max_chars: int,
-        on_quota_exceeded: Callable[[], None] | None = None,
+        history: History | None = None,
     ) -> None:
-        self._on_quota_exceeded = on_quota_exceeded
         self._uow = uow
         self._improver = improver
         self._catalogue = catalogue
         self._clock = clock
-        self._policy = policy
+        self._quota = quota
+        self._history = history if history is not None else History(uow, clock, quota)
         self._models = models
         self._max_chars = max_chars
 
@@ -156,34 +86,38 @@ class Prompts:
     def models(self) -> tuple[str, ...]:
         return self._models
 
-    # -- quota -----------------------------------------------------------------------------
+    # -- quota and history (quota.py, history.py) -------------------------------------------
 
-    def _usage(self, uow: UnitOfWork, user: User, now: datetime) -> tuple[int, datetime | None]:
-        return uow.prompts.quota_usage(user.id, self._policy.window_start(now),
-                                       self._policy.stale_before(now), max(user.daily_limit, 0))
+    def quota(self, actor: Actor) -> QuotaStatus:
+        return self._quota.status(actor)
 
-    def _quota(self, uow: UnitOfWork, user: User, now: datetime) -> QuotaStatus:
-        used, oldest = self._usage(uow, user, now)
-        return self._policy.status_of(user.daily_limit, used, oldest, now)
+    def history(self, actor: Actor, limit: int = 20, cursor: str | None = None, style: str | None = None,
+                query: str | None = None) -> tuple[list[PromptRecord], str | None]:
+        return self._history.page(actor, limit, cursor, style, query)
 
-    def quota(self, user: User) -> QuotaStatus:
-        with self._uow() as uow:
-            return self._quota(uow, user, self._clock.now())
+    def get(self, actor: Actor, record_id: int) -> PromptRecord:
+        return self._history.get(actor, record_id)
+
+    def delete(self, actor: Actor, record_id: int) -> None:
+        self._history.delete(actor, record_id)
+
+    def stats(self, actor: Actor) -> Stats:
+        return self._history.stats(actor)
 
     # -- improving -------------------------------------------------------------------------
 
-    def _prepare(self, user: User, prompt: Any, style: Any, model: Any, parent_id: Any,
+    def _prepare(self, actor: Actor, prompt: Any, style: Any, model: Any, parent_id: Any,
                  feedback: Any) -> tuple[ImprovementRequest, PromptRecord]:
-        if not user.is_email_confirmed:
-            raise EmailNotConfirmed()
-        chosen_style = _pick_style(self._catalogue, style)
+        chosen_style = pick_style(self._catalogue, style)
         chosen_model = _pick_model(self._models, model)
         feedback = clean_feedback(feedback)
         previous = None
         if parent_id is not None:
             with self._uow() as uow:
-                parent = uow.prompts.get(user.id, parent_id)
-            if parent is None or parent.status is not RecordStatus.SUCCEEDED:
+                parent = uow.prompts.get(actor.user_id, parent_id)
+            require_read(actor, parent.user_id if parent is not None else None,
+                         "The version to iterate on was not found.")
+            if parent.status is not RecordStatus.SUCCEEDED:
                 raise NotFound("The version to iterate on was not found.")
             previous = parent.generated_prompt
             if prompt is None or (isinstance(prompt, str) and not prompt.strip()):
@@ -195,36 +129,27 @@ class Prompts:
         text = clean_prompt(prompt, self._max_chars)
         request = ImprovementRequest(prompt=text, style=chosen_style, model=chosen_model, previous=previous,
                                      feedback=feedback)
-        record = PromptRecord(user_id=user.id, original_prompt=text, style=chosen_style.slug, model=chosen_model,
+        record = PromptRecord(user_id=actor.user_id, original_prompt=text, style=chosen_style.slug, model=chosen_model,
                               parent_id=parent_id if previous is not None else None, feedback=feedback)
         return request, record
 
-    def _reserve(self, user: User, record: PromptRecord) -> QuotaStatus:
-        """Take one unit in its own committed transaction, before any upstream call; the
-        quota with that unit counted."""
-        with self._uow() as uow:
-            locked = uow.users.lock(user.id)
-            if locked is None or not locked.is_active:
-                raise NotFound("The account no longer exists.")
-            now = self._clock.now()
-            used, oldest = self._usage(uow, locked, now)
-            status = self._policy.status_of(locked.daily_limit, used, oldest, now)
-            if status.exhausted:
-                if self._on_quota_exceeded is not None:
-                    self._on_quota_exceeded()
-                raise QuotaExceeded(status, status.retry_after(now))
+    def _reserve(self, actor: Actor, record: PromptRecord) -> Reservation:
+        """Take one unit in its own committed transaction, before any upstream call, and write the
+        pending history record in the same transaction as the unit's source."""
+
+        def add_record(uow: UnitOfWork, now: datetime) -> int | None:
             record.created_at = now
             record.status = RecordStatus.PENDING
-            uow.prompts.add(record)
-            uow.commit()
-        # with this unit counted: one more, and the oldest unless there was none
-        return self._policy.status_of(locked.daily_limit, used + 1, oldest or now, now)
+            return uow.prompts.add(record).id
 
-    def _finish(self, record: PromptRecord, started: float, result: Improvement | None,
+        return self._quota.reserve(actor, UnitSource.GENERATION, add_record)
+
+    def _finish(self, record: PromptRecord, reservation: Reservation, started: float, result: Improvement | None,
                 error: BaseException | None, produced: str | None = None) -> None:
         """Record the outcome: a complete answer; or, with ``produced``, the part of an answer
         that was already sent when the stream failed (the unit is spent, SPEC §7.1, and
-        ``error`` says why it is incomplete); else a failure, which gives the unit back."""
+        ``error`` says why it is incomplete); else a failure, which gives the unit back. The
+        record and the unit change in one transaction."""
         record.latency_ms = int((time.perf_counter() - started) * 1000)
         if result is not None:
             record.status = RecordStatus.SUCCEEDED
@@ -245,33 +170,37 @@ class Prompts:
             uow.prompts.finish(record)
             if record.status is RecordStatus.SUCCEEDED:
                 uow.prompts.count_success(record.user_id, record.created_at, record.style)
+                self._quota.keep(reservation, uow)
+            else:
+                self._quota.release(reservation, uow)
             uow.commit()
 
-    def improve(self, user: User, prompt: Any, style: Any, model: Any = None, parent_id: Any = None,
+    def improve(self, actor: Actor, prompt: Any, style: Any, model: Any = None, parent_id: Any = None,
                 feedback: Any = None) -> Generated:
-        request, record = self._prepare(user, prompt, style, model, parent_id, feedback)
-        quota = self._reserve(user, record)
+        request, record = self._prepare(actor, prompt, style, model, parent_id, feedback)
+        reservation = self._reserve(actor, record)
         started = time.perf_counter()
         try:
             result = self._improver.improve(request)
         except BaseException as exc:
-            self._release(record, started, exc)
+            self._release(record, reservation, started, exc)
             _reraise(exc)
-        self._finish(record, started, result, None)
-        return Generated(record, quota)
+        self._finish(record, reservation, started, result, None)
+        return Generated(record, reservation.quota)
 
-    def _release(self, record: PromptRecord, started: float, exc: BaseException) -> None:
-        self._settle(record, started, None, exc)
+    def _release(self, record: PromptRecord, reservation: Reservation, started: float,
+                 exc: BaseException) -> None:
+        self._settle(record, reservation, started, None, exc)
 
-    def _settle(self, record: PromptRecord, started: float, result: Improvement | None,
+    def _settle(self, record: PromptRecord, reservation: Reservation, started: float, result: Improvement | None,
                 exc: BaseException | None, produced: str | None = None) -> None:
         """_finish on a path that must not raise (a failure, or a client that left)."""
         try:
-            self._finish(record, started, result, exc, produced)
+            self._finish(record, reservation, started, result, exc, produced)
         except Exception:  # the reservation then simply goes stale
             log.exception("could not record the outcome of request %s", record.id)
 
-    def improve_stream(self, user: User, prompt: Any, style: Any, model: Any = None, parent_id: Any = None,
+    def improve_stream(self, actor: Actor, prompt: Any, style: Any, model: Any = None, parent_id: Any = None,
                        feedback: Any = None) -> Generator[str | Generated, None, None]:
         """Reserve first (errors raise before any byte is sent), then yield text deltas and
         finally the Generated result (SPEC §7.1). A failure before the first delta releases the
@@ -279,12 +208,12 @@ class Prompts:
         ends: a later upstream failure keeps what was produced and raises; a consumer that stops
         early (``close()``, as a WSGI server does when the client hangs up) makes the answer be
         read to its end, within the improver's deadline, and recorded whole."""
-        request, record = self._prepare(user, prompt, style, model, parent_id, feedback)
-        quota = self._reserve(user, record)
-        return self._stream(request, record, quota)
+        request, record = self._prepare(actor, prompt, style, model, parent_id, feedback)
+        reservation = self._reserve(actor, record)
+        return self._stream(request, record, reservation)
 
     def _stream(self, request: ImprovementRequest, record: PromptRecord,
-                quota: QuotaStatus) -> Generator[str | Generated, None, None]:
+                reservation: Reservation) -> Generator[str | Generated, None, None]:
         started = time.perf_counter()
         result: Improvement | None = None
         produced: list[str] = []
@@ -314,9 +243,9 @@ class Prompts:
             if produced:  # output was sent: the unit is spent (SPEC §7.1)
                 log.warning("stream of request %s broke off after output was sent (%s); the unit is kept",
                             record.id, type(exc).__name__)
-                self._settle(record, started, result, exc, "".join(produced))
+                self._settle(record, reservation, started, result, exc, "".join(produced))
             else:
-                self._release(record, started, exc)
+                self._release(record, reservation, started, exc)
             if gone and isinstance(exc, Exception):
                 return  # closing must end quietly; the failure is logged and recorded
             _reraise(exc)
@@ -325,50 +254,10 @@ class Prompts:
             if close is not None:
                 close()
         if gone:
-            self._settle(record, started, result, None)
+            self._settle(record, reservation, started, result, None)
             return
-        self._finish(record, started, result, None)
-        yield Generated(record, quota)
-
-    # -- history ---------------------------------------------------------------------------
-
-    def history(self, user: User, limit: int = 20, cursor: str | None = None, style: str | None = None,
-                query: str | None = None) -> tuple[list[PromptRecord], str | None]:
-        limit = max(1, min(HISTORY_MAX_PAGE, limit))
-        position = decode_cursor(cursor) if cursor else None
-        query = query.strip() if query else None
-        with self._uow() as uow:
-            rows = uow.prompts.page(user.id, limit + 1, position, style or None, query or None)
-        next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-        return rows[:limit], next_cursor
-
-    def get(self, user: User, record_id: int) -> PromptRecord:
-        with self._uow() as uow:
-            record = uow.prompts.get(user.id, record_id)
-        if record is None:
-            raise NotFound("No such prompt in your history.")
-        return record
-
-    def delete(self, user: User, record_id: int) -> None:
-        with self._uow() as uow:
-            if not uow.prompts.soft_delete(user.id, record_id, self._clock.now()):
-                raise NotFound("No such prompt in your history.")
-            uow.commit()
-
-    def export(self, user: User) -> Iterator[PromptRecord]:
-        with self._uow() as uow:
-            yield from uow.prompts.all_for_export(user.id)
-
-    def stats(self, user: User) -> Stats:
-        now = self._clock.now()
-        today = now.date()
-        first = today - timedelta(days=STATS_DAYS - 1)
-        with self._uow() as uow:
-            quota = self._quota(uow, user, now)
-            total, by_style, by_day = uow.prompts.stats(
-                user.id, datetime(first.year, first.month, first.day, tzinfo=timezone.utc))
-        days = [(first + timedelta(days=i)).isoformat() for i in range(STATS_DAYS)]
-        return Stats(quota, total, by_style, [(d, by_day.get(d, 0)) for d in days])
+        self._finish(record, reservation, started, result, None)
+        yield Generated(record, reservation.quota)
 
 
 def _error_slug(error: BaseException | None) -> str:

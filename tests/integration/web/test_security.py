@@ -10,6 +10,7 @@ import pytest
 from dependency_injector import providers
 from werkzeug.serving import make_server
 
+from promptcore.domain.access import Actor
 from promptcore.domain.prompts import Improvement, ImprovementRequest
 from promptcore.ports import PromptImprover
 from promptcore.services.accounts import CONFIRM
@@ -83,10 +84,10 @@ def test_forms_without_or_with_a_wrong_csrf_token_are_refused(app_and_container)
             r = client.post(path, data=form)
             assert r.status_code == 400, (path, bad, r.status_code)
             assert "The form has expired" in r.get_data(as_text=True)
-    profile = container.accounts().get_profile(uid)
+    profile = container.accounts().get_profile(Actor(uid))
     assert profile.name is None and profile.settings.language in (None, "en")
-    assert container.prompts().get(profile, record).original_prompt == "keep me"
-    assert container.prompts().quota(profile).used == 1
+    assert container.prompts().get(Actor.of(profile), record).original_prompt == "keep me"
+    assert container.prompts().quota(Actor.of(profile)).used == 1
     assert client.get("/app").status_code == 200  # still signed in
 
 
@@ -182,13 +183,13 @@ def test_every_page_form_refuses_a_missing_csrf_token(app_and_container):
         r = client.post(path, data={"email": "x@example.com", "password": PASSWORD, "name": "Mallory"})
         assert r.status_code == 400, (path, r.status_code)
     assert container.accounts().get_profile(
-        container.accounts().authenticate("every-form@example.com", PASSWORD).id).name is None
+        Actor(container.accounts().authenticate("every-form@example.com", PASSWORD).id)).name is None
 
 
 def test_a_hostile_name_is_shown_as_text(app_and_container):
     app, container = app_and_container
     uid = confirmed_user(container, "name@example.com")
-    container.accounts().update_profile(uid, name=SCRIPT)
+    container.accounts().update_profile(Actor(uid), name=SCRIPT)
     container.accounts().create_admin("boss@example.com", PASSWORD)
     admin = signed_in_client(app, "boss@example.com")
     user = signed_in_client(app, "name@example.com")

@@ -11,6 +11,7 @@ from urllib.parse import unquote
 
 import pytest
 
+from promptcore.domain.access import Actor
 from tests.conftest import age_outbox, build_test_app, make_settings
 
 from .conftest import PASSWORD
@@ -41,8 +42,8 @@ def test_language_follows_setting_then_cookie_then_accept_language(app_and_conta
     confirmed_user(container, "lang@example.com")
     client = signed_in_client(app, "lang@example.com")
     client.set_cookie("promptcore_lang", "ru")
-    uid = container.accounts().get_profile(1).id
-    container.accounts().update_profile(uid, settings={"language": "en"})
+    uid = container.accounts().get_profile(Actor(1)).id
+    container.accounts().update_profile(Actor(uid), settings={"language": "en"})
     assert '<html lang="en"' in text(client.get("/app"))
 
 
@@ -138,7 +139,7 @@ def test_account_settings_password_and_deletion(app_and_container):
                                                "theme": "dark", "default_style": "technical",
                                                "preferred_model": ""})
     assert r.status_code == 303
-    settings = container.accounts().get_profile(uid).settings
+    settings = container.accounts().get_profile(Actor(uid)).settings
     assert (settings.language, settings.theme, settings.default_style) == ("ru", "dark", "technical")
     page = text(client.get("/app"))
     assert '<html lang="ru" data-theme="dark"' in page
@@ -158,7 +159,7 @@ def test_account_settings_password_and_deletion(app_and_container):
         mail = next(m for m, _c, _s in uow.outbox.recent(10) if m.to == "moved@example.com")
     link = re.search(r"(/confirm-email-change\?token=\S+)", mail.text).group(1)
     assert client.get(link).status_code == 200
-    assert container.accounts().get_profile(uid).email == "moved@example.com"
+    assert container.accounts().get_profile(Actor(uid)).email == "moved@example.com"
     r = client.post("/account/delete", data={"csrf_token": token(client, "/account"), "password": "nope nope"})
     assert r.status_code == 422
     r = client.post("/account/delete", data={"csrf_token": token(client, "/account"), "password": "a new secret"})

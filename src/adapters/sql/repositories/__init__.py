@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 from .accounts import SqlLoginFailureRepository, SqlRefreshTokenRepository, SqlUserRepository
+from .billing import (
+    SqlBillingEventRepository,
+    SqlPaymentRepository,
+    SqlPlanRepository,
+    SqlRefundRepository,
+    SqlSubscriptionRepository,
+)
 from .mail import SqlMailRequestRepository, SqlOutbox
+from .notifications import SqlNotificationRepository
 from .prompts import DELETED_RECORD_BLANKS, SqlPromptRepository, SqlStyleRepository
+from .quota import SqlQuotaLedger
 
 __all__ = [
+    "SqlBillingEventRepository",
+    "SqlPaymentRepository",
+    "SqlPlanRepository",
+    "SqlRefundRepository",
+    "SqlSubscriptionRepository",
     "DELETED_RECORD_BLANKS",
     "SqlLoginFailureRepository",
     "SqlMailRequestRepository",
+    "SqlNotificationRepository",
     "SqlOutbox",
     "SqlPromptRepository",
+    "SqlQuotaLedger",
     "SqlRefreshTokenRepository",
     "SqlStyleRepository",
     "SqlUserRepository",

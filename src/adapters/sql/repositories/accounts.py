@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, text, update
+from sqlalchemy import Connection, delete, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from promptcore.domain.users import Role, User, UserSettings
@@ -18,7 +18,7 @@ from promptcore.ports import (
 )
 
 from .. import tables as t
-from .common import advisory_key, escape_like
+from .common import advisory_key, escape_like, lower
 
 
 def _user(row: Any) -> User:
@@ -95,8 +95,8 @@ class SqlUserRepository(UserRepository):
         stmt = select(t.users).order_by(t.users.c.id).limit(limit)
         if query:
             pattern = "%" + escape_like(query.lower()) + "%"
-            stmt = stmt.where(or_(t.users.c.email.like(pattern, escape="\\"),
-                                  func.lower(t.users.c.name).like(pattern, escape="\\")))
+            stmt = stmt.where(or_(lower(self._c, t.users.c.email).like(pattern, escape="\\"),
+                                  lower(self._c, t.users.c.name).like(pattern, escape="\\")))
         if after_id is not None:
             stmt = stmt.where(t.users.c.id > after_id)
         return [_user(r) for r in self._c.execute(stmt)]
@@ -152,7 +152,8 @@ class SqlLoginFailureRepository(LoginFailureRepository):
 
     def since(self, key: str, since: datetime) -> list[datetime]:
         lf = t.login_failures
-        rows = self._c.execute(select(lf.c.failed_at).where(lf.c.account_key == key, lf.c.failed_at >= since))
+        rows = self._c.execute(select(lf.c.failed_at).where(lf.c.account_key == key, lf.c.failed_at >= since)
+                               .order_by(lf.c.failed_at, lf.c.id))
         return [r.failed_at for r in rows]
 
     def clear(self, key: str) -> None:

@@ -46,8 +46,8 @@ class SqlOutbox(Outbox):
             return []
         self._c.execute(update(ob).where(ob.c.id.in_([r.id for r in rows])).values(
             locked_until=now + lease, attempts=ob.c.attempts + 1))
-        return [OutboxItem(r.id, MailMessage(r.to_addr, r.subject, r.text_body, r.html_body), r.attempts + 1)
-                for r in rows]
+        return [OutboxItem(r.id, MailMessage(r.to_addr, r.subject, r.text_body, r.html_body, r.kind or ""),
+                           r.attempts + 1) for r in rows]
 
     def mark_sent(self, item_id: int, now: datetime) -> None:
         ob = t.outbox

@@ -1,9 +1,9 @@
-"""Styles and prompt records (history, quota usage, stats counters)."""
+"""Styles and prompt records (history, stats counters). The quota is the ledger's (quota.py)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from typing import Any, Iterator
+from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, null, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -16,7 +16,7 @@ from promptcore.ports import (
 )
 
 from .. import tables as t
-from .common import escape_like
+from .common import escape_like, lower
 
 
 def _style(row: Any) -> Style:
@@ -61,7 +61,8 @@ def _record(row: Any) -> PromptRecord:
 
 
 # What deleting a record erases. Only user_id, status, created_at and style stay (with id and
-# deleted_at): the quota and the stats need them; original_prompt is NOT NULL, hence ''.
+# deleted_at): the stats and the history's own bookkeeping need them (the quota lives in its own ledger);
+# original_prompt is NOT NULL, hence ''.
 DELETED_RECORD_BLANKS: dict[str, Any] = {
     "original_prompt": "", "generated_prompt": None, "feedback": None, "usage": null(), "error": None,
     "model": None, "latency_ms": None, "parent_id": None,
@@ -94,20 +95,8 @@ class SqlPromptRepository(PromptRepository):
         done = self._c.execute(update(pr).where(pr.c.id == record.id, pr.c.deleted_at.is_(None)).values(
             status=record.status.value, generated_prompt=record.generated_prompt, model=record.model,
             latency_ms=record.latency_ms, usage=record.usage, error=record.error))
-        if done.rowcount == 0:  # deleted while generating: only the status, which the quota needs
+        if done.rowcount == 0:  # deleted while generating: only the status, no text comes back
             self._c.execute(update(pr).where(pr.c.id == record.id).values(status=record.status.value))
-
-    def quota_usage(self, user_id: int, since: datetime, stale_before: datetime,
-                    limit: int) -> tuple[int, datetime | None]:
-        if limit <= 0:
-            return 0, None
-        pr = t.prompt_requests
-        counted = or_(pr.c.status == RecordStatus.SUCCEEDED.value,
-                      and_(pr.c.status == RecordStatus.PENDING.value, pr.c.created_at >= stale_before))
-        newest = (select(pr.c.created_at).where(pr.c.user_id == user_id, pr.c.created_at >= since, counted)
-                  .order_by(pr.c.created_at.desc()).limit(limit).subquery())
-        used, oldest = self._c.execute(select(func.count(), func.min(newest.c.created_at))).one()
-        return int(used), oldest
 
     def count_success(self, user_id: int, at: datetime, style: str) -> None:
         uc = t.usage_counters
@@ -129,21 +118,13 @@ class SqlPromptRepository(PromptRepository):
             stmt = stmt.where(pr.c.style == style)
         if query:
             pattern = "%" + escape_like(query.lower()) + "%"
-            stmt = stmt.where(or_(func.lower(pr.c.original_prompt).like(pattern, escape="\\"),
-                                  func.lower(pr.c.generated_prompt).like(pattern, escape="\\")))
+            stmt = stmt.where(or_(lower(self._c, pr.c.original_prompt).like(pattern, escape="\\"),
+                                  lower(self._c, pr.c.generated_prompt).like(pattern, escape="\\")))
         if cursor is not None:
             created, rid = cursor
             stmt = stmt.where(or_(pr.c.created_at < created, and_(pr.c.created_at == created, pr.c.id < rid)))
         stmt = stmt.order_by(pr.c.created_at.desc(), pr.c.id.desc()).limit(limit)
         return [_record(r) for r in self._c.execute(stmt)]
-
-    def all_for_export(self, user_id: int) -> Iterator[PromptRecord]:
-        pr = t.prompt_requests
-        stmt = (select(pr).where(pr.c.user_id == user_id, pr.c.deleted_at.is_(None),
-                                 pr.c.status == RecordStatus.SUCCEEDED.value)
-                .order_by(pr.c.created_at.desc(), pr.c.id.desc()))
-        for row in self._c.execute(stmt):
-            yield _record(row)
 
     def soft_delete(self, user_id: int, record_id: int, now: datetime) -> bool:
         pr = t.prompt_requests

@@ -1,0 +1,85 @@
+"""Who is asking, and the one rule of what they may do.
+
+The entrypoints build an ``Actor`` once per request from whatever authenticated it (a session, an
+access token; later an API key with scopes, and team memberships); every use case asks this
+module before it reads or changes anything. A resource the actor may not read is reported as not
+found, so a stranger cannot tell whether an id exists; an action on something the actor may read
+but not change or manage is forbidden.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import Forbidden, NotFound
+from .users import Role, User
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The authenticated caller of one request."""
+
+    user_id: int
+    role: Role = Role.USER
+    # Filled by later capabilities: the teams the user belongs to (team id → role) and, for an API
+    # key, the scopes it was given (None: a session or access token, which carries every scope).
+    teams: dict[int, str] = field(default_factory=dict)
+    scopes: frozenset[str] | None = None
+
+    @classmethod
+    def of(cls, user: User) -> "Actor":
+        return cls(user_id=user.id, role=user.role)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    def has_scope(self, scope: str) -> bool:
+        return self.scopes is None or scope in self.scopes
+
+
+def may_read(actor: Actor, owner_id: int | None) -> bool:
+    """A user reads what they own. (Administrators manage accounts, not people's history.)"""
+    return owner_id is not None and owner_id == actor.user_id
+
+
+def may_change(actor: Actor, owner_id: int | None) -> bool:
+    return may_read(actor, owner_id)
+
+
+def may_manage_users(actor: Actor) -> bool:
+    return actor.is_admin and actor.scopes is None
+
+
+def may_manage_account(actor: Actor) -> bool:
+    """Profile, password, address, sign-out and deletion: only with the account's own sign-in,
+    never with a scoped credential such as an API key."""
+    return actor.scopes is None
+
+
+def require_read(actor: Actor, owner_id: int | None, message: str = "Not found.") -> None:
+    if not may_read(actor, owner_id):
+        raise NotFound(message)
+
+
+def require_change(actor: Actor, owner_id: int | None, message: str = "Not found.") -> None:
+    if not may_read(actor, owner_id):
+        raise NotFound(message)
+    if not may_change(actor, owner_id):
+        raise Forbidden()
+
+
+def require_manage_users(actor: Actor) -> None:
+    if not may_manage_users(actor):
+        raise Forbidden("Administrators only.")
+
+
+def require_manage_account(actor: Actor) -> int:
+    """The id of the account the actor may manage (their own); Forbidden for a scoped credential."""
+    if not may_manage_account(actor):
+        raise Forbidden("This credential cannot manage the account.")
+    return actor.user_id
+
+
+__all__ = ["Actor", "may_change", "may_manage_account", "may_manage_users", "may_read", "require_change",
+           "require_manage_account", "require_manage_users", "require_read"]

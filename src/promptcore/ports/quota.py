@@ -1,0 +1,37 @@
+"""Quota: the ledger of units spent against users' daily limits (SPEC §6.5).
+
+A unit is reserved (``pending``) before its spender calls out, kept when the spender succeeds and
+released (gone) when it fails. Anything can spend one — a generation today; a comparison, a
+template improvement or a tool call later — by naming itself as the unit's source. History rows
+are not the quota: deleting a record leaves its unit where it is, and an imported record never
+had one.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import datetime
+
+from ..domain.quota import UnitSource
+
+
+class QuotaLedger(ABC):
+    @abstractmethod
+    def reserve(self, user_id: int, at: datetime, source: UnitSource, source_id: int | None = None) -> int:
+        """Add a pending unit of this user's, created ``at``, spent by ``source`` (and the id of
+        the spender's own row, if it has one); the unit's id. The caller has checked the limit
+        under the user's row lock."""
+    @abstractmethod
+    def keep(self, unit_id: int) -> None:
+        """The spender succeeded: a pending unit becomes kept and counts until it leaves the
+        window. Nothing happens to a unit that is not pending (kept already, or released)."""
+    @abstractmethod
+    def release(self, unit_id: int) -> None:
+        """The spender failed: a pending unit is removed. A kept unit stays."""
+    @abstractmethod
+    def usage(self, user_id: int, since: datetime, stale_before: datetime,
+              limit: int) -> tuple[int, datetime | None]:
+        """Of this user's units created at or after ``since`` that count (kept ones, and pending
+        ones created at or after ``stale_before``), take the newest ``limit``: their number and
+        the oldest creation time among them (0 and None when ``limit`` is 0 or less). That is all
+        the quota arithmetic needs (QuotaPolicy.status_of)."""

@@ -1,0 +1,146 @@
+"""The daily quota (SPEC §6.5): each user's effective limit, their usage from the ledger, and
+spending a unit: reserve before calling out, keep on success, release on failure.
+
+Whatever spends a unit goes through ``Quota.reserve`` (a generation today; a comparison, a
+template improvement or a tool call later). History is not the quota: deleting a record does not
+touch the ledger, and an imported record never spends a unit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from ..domain.access import Actor
+from ..domain.billing import FREE_PLAN, Owner, effective_plan
+from ..domain.errors import EmailNotConfirmed, NotFound, QuotaExceeded
+from ..domain.quota import QuotaPolicy, QuotaStatus, UnitSource, effective_daily_limit
+from ..domain.users import User
+from ..ports import Clock, UnitOfWork
+from .notifications import LimitNotices
+
+# Writes the spender's own row in the reservation's transaction and answers its id (or None).
+Spender = Callable[[UnitOfWork, datetime], "int | None"]
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A unit taken for one spender, and the quota with that unit counted."""
+
+    unit_id: int
+    quota: QuotaStatus
+
+
+class Quota:
+    def __init__(
+        self,
+        uow: Callable[[], UnitOfWork],
+        clock: Clock,
+        policy: QuotaPolicy,
+        default_limit: int,
+        on_exceeded: Callable[[], None] | None = None,
+        notices: LimitNotices | None = None,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._policy = policy
+        self._default_limit = default_limit
+        self._on_exceeded = on_exceeded
+        self._notices = notices
+
+    # -- the limit and the usage ---------------------------------------------------------------
+
+    def limit_of(self, user: User, uow: UnitOfWork | None = None, now: datetime | None = None) -> int:
+        """The user's effective daily limit: what the API, the pages, the CLI, the stats and the
+        429 body show — the override, else the plan of the user's active subscription
+        (Subscription.effective_plan at ``now``; SPEC §12.1), else the default. Inside the
+        caller's transaction when given one (the quota reads it with the usage), else in its own."""
+        if user.daily_limit is not None:  # the override wins: no need to read the plan
+            return user.daily_limit
+        now = now or self._clock.now()
+        if uow is not None:
+            return effective_daily_limit(None, self._plan_limit(uow, user, now), self._default_limit)
+        with self._uow() as own:
+            return effective_daily_limit(None, self._plan_limit(own, user, now), self._default_limit)
+
+    @staticmethod
+    def _plan_limit(uow: UnitOfWork, user: User, now: datetime) -> int | None:
+        """The daily limit of the paid plan that counts for the user now; None on the free plan
+        (which follows the configured default)."""
+        if user.id is None:
+            return None
+        slug = effective_plan(uow.subscriptions.get(Owner.user(user.id)), now)
+        if slug == FREE_PLAN:
+            return None
+        plan = uow.plans.get(slug)
+        return plan.daily_limit if plan is not None else None
+
+    def _usage(self, uow: UnitOfWork, user: User, now: datetime) -> tuple[int, int, datetime | None]:
+        limit = self.limit_of(user, uow, now)
+        used, oldest = uow.quota.usage(user.id, self._policy.window_start(now), self._policy.stale_before(now),
+                                       max(limit, 0))
+        return limit, used, oldest
+
+    def status_in(self, uow: UnitOfWork, user: User, now: datetime) -> QuotaStatus:
+        """The quota at ``now``, read inside the caller's transaction."""
+        return self._policy.status_of(*self._usage(uow, user, now), now)
+
+    def status(self, actor: Actor) -> QuotaStatus:
+        """The actor's own quota now."""
+        with self._uow() as uow:
+            user = uow.users.get(actor.user_id)
+            if user is None:
+                raise NotFound("The account no longer exists.")
+            return self.status_in(uow, user, self._clock.now())
+
+    # -- spending ------------------------------------------------------------------------------
+
+    def reserve(self, actor: Actor, source: UnitSource, spender: Spender | None = None) -> Reservation:
+        """Take one unit in its own committed transaction, before the spender calls out (no
+        transaction stays open across that call). The user's row is locked first, so concurrent
+        requests of one user are counted one after another and can never overspend. Over the limit:
+        QuotaExceeded with the quota and its Retry-After. Otherwise ``spender`` may write its own
+        row in the same transaction (a pending history record, say) and answer its id, which the
+        unit records as its source. Only a confirmed address spends units (SPEC §5), read from the
+        locked row, not from whatever the caller loaded earlier. The unit that reaches the limit
+        also queues the limit e-mail in the same transaction (``notices``; SPEC §12.7)."""
+        with self._uow() as uow:
+            user = uow.users.lock(actor.user_id)
+            if user is None or not user.is_active:
+                raise NotFound("The account no longer exists.")
+            if not user.is_email_confirmed:
+                raise EmailNotConfirmed()
+            now = self._clock.now()
+            limit, used, oldest = self._usage(uow, user, now)
+            status = self._policy.status_of(limit, used, oldest, now)
+            if status.exhausted:
+                if self._on_exceeded is not None:
+                    self._on_exceeded()
+                raise QuotaExceeded(status, status.retry_after(now))
+            source_id = spender(uow, now) if spender is not None else None
+            unit_id = uow.quota.reserve(user.id, now, source, source_id)
+            # With this unit counted: one more (below the limit, so the oldest counted unit is still
+            # the next to free up), and this one the oldest if there was none.
+            after = self._policy.status_of(limit, used + 1, oldest or now, now)
+            if after.exhausted and self._notices is not None:  # the last unit: the limit e-mail (§12.7)
+                self._notices.last_unit_spent(uow, user, after, now)
+            uow.commit()
+        return Reservation(unit_id, after)
+
+    def keep(self, reservation: Reservation, uow: UnitOfWork | None = None) -> None:
+        """The spender succeeded: the unit is spent. Inside the caller's transaction when given one
+        (so the unit is kept together with the spender's own outcome), else in one of its own."""
+        self._settle(reservation, True, uow)
+
+    def release(self, reservation: Reservation, uow: UnitOfWork | None = None) -> None:
+        """The spender failed: the unit is given back. As ``keep`` for the transaction."""
+        self._settle(reservation, False, uow)
+
+    def _settle(self, reservation: Reservation, kept: bool, uow: UnitOfWork | None) -> None:
+        if uow is not None:
+            (uow.quota.keep if kept else uow.quota.release)(reservation.unit_id)
+            return
+        with self._uow() as own:
+            (own.quota.keep if kept else own.quota.release)(reservation.unit_id)
+            own.commit()
