@@ -16,6 +16,9 @@ ENVS = ("development", "production", "test")
 BILLING_MODES = ("yookassa", "dev-checkout", "off")
 # In dev-checkout mode the built-in checkout posts webhooks from this machine.
 LOOPBACK_NETWORKS = ("127.0.0.1/32", "::1/128")
+# The dummy shop the YooKassa adapter presents to the development checkout (HTTP Basic auth).
+DEV_CHECKOUT_SHOP_ID = "dev"
+DEV_CHECKOUT_SECRET_KEY = "dev-checkout"
 
 
 class ConfigError(Exception):

@@ -71,7 +71,10 @@ def _yookassa(settings: Settings):
     from adapters.yookassa import YooKassaGateway
 
     if settings.billing == "dev-checkout":
-        return YooKassaGateway("dev", "dev-checkout", f"{settings.base_url.rstrip('/')}/dev/checkout/api/v3",
+        from .config import DEV_CHECKOUT_SECRET_KEY, DEV_CHECKOUT_SHOP_ID
+
+        return YooKassaGateway(DEV_CHECKOUT_SHOP_ID, DEV_CHECKOUT_SECRET_KEY,
+                               f"{settings.base_url.rstrip('/')}/dev/checkout/api/v3",
                                vat_code=settings.yookassa_vat_code)
     return YooKassaGateway(settings.yookassa_shop_id or "", settings.yookassa_secret_key or "",
                            settings.yookassa_api_url, vat_code=settings.yookassa_vat_code)

@@ -112,6 +112,16 @@ def serve(container: Container, host: str, port: int, workers: int, threads: int
     else:
         upgrade(engine)  # migrations, then the style catalogue from the code
     engine.dispose()  # do not carry pooled connections into forked workers
+    if settings.billing == "dev-checkout":
+        # The development checkout is this server calling itself: a checkout waits on the
+        # adapter's call to /dev/checkout/api/v3, Pay on the webhook, the webhook on its GET. With
+        # too few threads a worker would wait on a request queued behind it (web/dev_checkout.py).
+        from .web.dev_checkout import MIN_THREADS
+
+        if threads < MIN_THREADS:
+            print(f"promptcore: PROMPTCORE_BILLING=dev-checkout calls this server from itself; "
+                  f"using {MIN_THREADS} threads per worker instead of {threads}", file=sys.stderr)
+            threads = MIN_THREADS
 
     def factory():
         from .app import create_app

@@ -18,10 +18,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any
 
 import pytest
+
+from tests.integration.loopback_server import LoopbackHandler, LoopbackServer
 
 
 @dataclass
@@ -47,14 +48,7 @@ class Seen:
         return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
+class _Handler(LoopbackHandler):
     def _handle(self) -> None:
         standin = self.server.standin
         length = int(self.headers.get("Content-Length") or 0)
@@ -69,45 +63,25 @@ class _Handler(BaseHTTPRequestHandler):
             return
         data = json.dumps(reply.json_body if reply.json_body is not None else {"ok": reply.status < 400}).encode()
         try:
-            self.send_response(reply.status)
-            for key, value in {"Content-Type": "application/json", **reply.headers}.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-            self.wfile.flush()
+            self._send_bytes(reply.status, data, {"Content-Type": "application/json", **reply.headers})
         except OSError:
             self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_DELETE = _handle
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    standin: HttpStandin
+class HttpStandin(LoopbackServer):
+    thread_name = "http-standin"
 
-
-class HttpStandin:
     def __init__(self) -> None:
+        super().__init__()
         self._queue: list[Scripted] = []
         self._seen: list[Seen] = []
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.standin = self
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/v3"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01},
-                                        daemon=True)
+        self._bind()  # the port, and so base_url, is known before the server starts
+        self.base_url = f"{self.url}/v3"
 
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
+    def _handler_class(self) -> type[_Handler]:
+        return _Handler
 
     def enqueue(self, *items: Scripted) -> None:
         with self._lock:
@@ -155,6 +129,16 @@ class FakeTimer:
     def advance(self, seconds: float) -> None:
         with self._lock:
             self._now += seconds
+
+
+class Retries:
+    """An ``on_retry`` callback that records each ``(attempt, reason)`` it is called with."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, str]] = []
+
+    def __call__(self, attempt: int, reason: str) -> None:
+        self.calls.append((attempt, reason))
 
 
 @pytest.fixture

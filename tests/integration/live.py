@@ -42,8 +42,10 @@ def kill_workers(base: str) -> int:
 
 
 @contextmanager
-def live_server(env: dict[str, str], workers: int = 3, threads: int = 8, cwd: str | None = None) -> Iterator[str]:
-    port = free_port()
+def live_server(env: dict[str, str], workers: int = 3, threads: int = 8, cwd: str | None = None,
+                port: int | None = None) -> Iterator[str]:
+    """``port``: chosen up front when the server must know its own address (PROMPTCORE_BASE_URL)."""
+    port = port or free_port()
     metrics_dir = tempfile.mkdtemp(prefix=f"promptcore-metrics-{port}-")
     full_env = {**os.environ, "PROMPTCORE_SECRET_KEY": "l" * 40, "PROMPTCORE_AUTH_RATE_LIMIT": "10000/minute",
                 "PROMPTCORE_MAIL_RATE_LIMIT": "10000/minute",

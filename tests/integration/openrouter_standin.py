@@ -21,14 +21,13 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import socket
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any
+
+from tests.integration.loopback_server import LoopbackHandler, LoopbackServer
 
 PROCESSING = ": OPENROUTER PROCESSING"
 DEFAULT_USAGE: dict[str, Any] = {
@@ -374,31 +373,8 @@ def disconnect() -> Reply:
 # -- the server ---------------------------------------------------------------------------
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 256
-    standin: OpenRouterStandin
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # else each answer waits ~40 ms for the client's delayed ACK
-    server: _Server
+class _Handler(LoopbackHandler):
     timeout = 120  # idle keep-alive connections are dropped after this
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.standin._track(self.connection, True)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.standin._track(self.connection, False)
 
     def do_GET(self) -> None:
         self._send_json(404, _error_body(404, "Not found"))
@@ -470,13 +446,7 @@ class _Handler(BaseHTTPRequestHandler):
                 ensure_ascii=False,
             ).encode()
             headers.setdefault("Content-Type", "application/json")
-        self.send_response(reply.status)
-        for key, value in headers.items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-        self.wfile.flush()
+        self._send_bytes(reply.status, data, headers)
 
     def _send_events(self, reply: Reply) -> None:
         standin = self.server.standin
@@ -502,8 +472,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
-class OpenRouterStandin:
+class OpenRouterStandin(LoopbackServer):
     """The stand-in server. ``latency`` delays every default (unscripted) answer."""
+
+    thread_name = "openrouter-standin"
+    request_queue_size = 256
 
     def __init__(
         self,
@@ -513,66 +486,15 @@ class OpenRouterStandin:
         api_key: str | None = None,
         max_recorded: int | None = None,
     ) -> None:
-        self.host = host
-        self.port = port
+        super().__init__(host, port)
         self.latency = latency
         self.api_key = api_key  # when set, other keys get 401
         self._queue: list[Scripted] = []
         # bounded when serving for long (benchmarks), so memory stays flat
         self._received: deque[Recorded] = deque(maxlen=max_recorded)
-        self._lock = threading.Lock()
-        self._connections: set[socket.socket] = set()
-        self._opened = 0
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
-    # lifecycle
-
-    def start(self) -> OpenRouterStandin:
-        server = _Server((self.host, self.port), _Handler)
-        server.standin = self
-        self._server = server
-        self.port = server.server_address[1]
-        self._stopping.clear()
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.01},
-            name=f"openrouter-standin:{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        with self._lock:
-            connections = list(self._connections)
-            self._connections.clear()
-        for conn in connections:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    # where it is
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    def _handler_class(self) -> type[_Handler]:
+        return _Handler  # looked up at start: bench/standin.py swaps in its own
 
     @property
     def base_url(self) -> str:
@@ -606,12 +528,6 @@ class OpenRouterStandin:
         with self._lock:
             return self._received[-1]
 
-    @property
-    def connections_opened(self) -> int:
-        """TCP connections accepted so far (shows whether clients reuse connections)."""
-        with self._lock:
-            return self._opened
-
     def reset(self) -> None:
         with self._lock:
             self._queue.clear()
@@ -626,14 +542,6 @@ class OpenRouterStandin:
     def _record(self, recorded: Recorded) -> None:
         with self._lock:
             self._received.append(recorded)
-
-    def _track(self, conn: socket.socket, alive: bool) -> None:
-        with self._lock:
-            if alive:
-                self._opened += 1
-                self._connections.add(conn)
-            else:
-                self._connections.discard(conn)
 
 
 try:
@@ -668,13 +576,7 @@ def main(argv: list[str] | None = None) -> None:
         f"OpenRouter stand-in on {server.base_url} (latency {args.latency}s); Ctrl-C stops it",
         flush=True,
     )
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    server.serve_until_interrupted()
 
 
 if __name__ == "__main__":

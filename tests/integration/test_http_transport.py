@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from adapters.http import MIN_ATTEMPT_SECONDS, HttpTransport, TransportFailed, new_idempotence_key
-from tests.integration.http_standin import FakeTimer, HttpStandin, Reply, http_standin
+from tests.integration.http_standin import FakeTimer, HttpStandin, Reply, Retries, http_standin
 
 standin = http_standin  # one fresh server per test
 
@@ -23,14 +23,6 @@ def make(server: HttpStandin, timer: FakeTimer | None = None, **kw) -> HttpTrans
     kw.setdefault("timeout", 30.0)
     kw.setdefault("backoff_base", 0.5)
     return HttpTransport(server.base_url, name="Upstream", timer=timer or FakeTimer(), **kw)
-
-
-class Retries:
-    def __init__(self) -> None:
-        self.calls: list[tuple[int, str]] = []
-
-    def __call__(self, attempt: int, reason: str) -> None:
-        self.calls.append((attempt, reason))
 
 
 def post(transport: HttpTransport, key: str | None = None, **kw):

@@ -16,7 +16,7 @@ from promptcore.domain.errors import LlmUnavailable, PromptRejected
 from promptcore.domain.prompting import build_messages
 from promptcore.domain.prompts import Improvement, ImprovementRequest, Style
 from tests.integration import openrouter_standin as so
-from tests.integration.http_standin import FakeTimer
+from tests.integration.http_standin import FakeTimer, Retries
 from tests.integration.openrouter_standin import DEFAULT_USAGE, OpenRouterStandin
 
 standin = so.standin  # the stand-in fixture (one fresh server per test)
@@ -64,14 +64,6 @@ def assert_clean_chain(exc: BaseException) -> None:
         assert not isinstance(seen, requests.RequestException), repr(seen)
         assert KEY not in str(seen) and KEY not in repr(seen)
         seen = seen.__cause__ or seen.__context__
-
-
-class Retries:
-    def __init__(self) -> None:
-        self.calls: list[tuple[int, str]] = []
-
-    def __call__(self, attempt: int, reason: str) -> None:
-        self.calls.append((attempt, reason))
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from promptcore.domain.billing_errors import (
     PaymentRejected,
 )
 from promptcore.ports.billing import PaymentGateway, ProviderPayment
+from tests.integration.http_standin import Retries
 from tests.integration.yookassa_standin import YooKassaStandin
 
 SHOP = "506751"
@@ -32,14 +33,6 @@ RETURN_URL = "http://promptcore.test/account/billing?payment=17"
 EMAIL = "ann@example.com"
 PRO = Money(490_00)
 DESCRIPTION = "promptcore Pro, 30 days"
-
-
-class Retries:
-    def __init__(self) -> None:
-        self.calls: list[tuple[int, str]] = []
-
-    def __call__(self, attempt: int, reason: str) -> None:
-        self.calls.append((attempt, reason))
 
 
 @pytest.fixture

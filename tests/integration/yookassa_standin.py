@@ -42,9 +42,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
+
+from tests.integration.loopback_server import LoopbackHandler, LoopbackServer
 
 DEFAULT_SHOP_ID = "123456"
 DEFAULT_SECRET_KEY = "test_standin_secret_key"
@@ -348,31 +349,8 @@ class _Fault:
 # -- the server -------------------------------------------------------------------------------
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-    standin: YooKassaStandin
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server: _Server
+class _Handler(LoopbackHandler):
     timeout = 60
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.standin._track(self.connection, True)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.standin._track(self.connection, False)
 
     def do_GET(self) -> None:
         self._handle()
@@ -484,18 +462,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, rec: Recorded, status: int, data: bytes, headers: dict[str, str]) -> None:
         rec.status = status
         try:
-            self.send_response(status)
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-            self.wfile.flush()
+            self._send_bytes(status, data, headers)
         except OSError:
             self.close_connection = True  # the client gave up (e.g. its timeout)
 
 
-class YooKassaStandin:
+class YooKassaStandin(LoopbackServer):
     """The stand-in server.
 
     - ``shop_id`` / ``secret_key``: the Basic auth credentials it accepts.
@@ -512,6 +484,9 @@ class YooKassaStandin:
     - ``currencies``: the currencies the shop accepts.
     - ``clock``: returns an aware datetime, for ``created_at`` and friends.
     """
+
+    thread_name = "yookassa-standin"
+    request_queue_size = 128
 
     def __init__(
         self,
@@ -533,8 +508,7 @@ class YooKassaStandin:
         currencies: tuple[str, ...] = ("RUB",),
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        self.host = host
-        self.port = port
+        super().__init__(host, port, lock=threading.RLock())
         self.shop_id = shop_id
         self.secret_key = secret_key
         self.webhook_url = webhook_url
@@ -560,11 +534,6 @@ class YooKassaStandin:
         self._idempotency: dict[str, tuple[str, int, Any]] = {}
         self._faults: list[_Fault] = []
 
-        self._lock = threading.RLock()
-        self._connections: set[socket.socket] = set()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._outbox: queue.Queue[Notification | None] = queue.Queue()
         self._outbox_pending = 0
         self._outbox_cond = threading.Condition()
@@ -572,19 +541,11 @@ class YooKassaStandin:
 
     # -- lifecycle ------------------------------------------------------------------------
 
+    def _handler_class(self) -> type[_Handler]:
+        return _Handler
+
     def start(self) -> Self:
-        server = _Server((self.host, self.port), _Handler)
-        server.standin = self
-        self._server = server
-        self.port = server.server_address[1]
-        self._stopping.clear()
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.01},
-            name=f"yookassa-standin:{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
+        super().start()
         self._sender = threading.Thread(target=self._send_loop, name=f"yookassa-webhooks:{self.port}", daemon=True)
         self._sender.start()
         return self
@@ -595,33 +556,9 @@ class YooKassaStandin:
             self._outbox.put(None)
             self._sender.join(timeout=5)
             self._sender = None
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        with self._lock:
-            connections = list(self._connections)
-            self._connections.clear()
-        for conn in connections:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().stop()
 
     # -- where it is ----------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     @property
     def api_url(self) -> str:
@@ -851,13 +788,6 @@ class YooKassaStandin:
     def _take_fault(self) -> _Fault | None:
         with self._lock:
             return self._faults.pop(0) if self._faults else None
-
-    def _track(self, conn: socket.socket, alive: bool) -> None:
-        with self._lock:
-            if alive:
-                self._connections.add(conn)
-            else:
-                self._connections.discard(conn)
 
     def _api(self, rec: Recorded, bad_json: bool) -> tuple[int, Any, dict[str, str]]:
         try:
@@ -1364,13 +1294,7 @@ def main(argv: list[str] | None = None) -> None:
         f"YooKassa stand-in on {server.api_url} (shop {args.shop_id}); webhooks to {args.webhook_url}; Ctrl-C stops it",
         flush=True,
     )
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    server.serve_until_interrupted()
 
 
 if __name__ == "__main__":

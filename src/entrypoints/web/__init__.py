@@ -10,6 +10,11 @@ from promptcore.domain.users import SESSION_MAX_AGE
 csrf = CSRFProtect()
 
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+# The development checkout's stand-in for YooKassa's API (dev_checkout.py, registered only with
+# PROMPTCORE_BILLING=dev-checkout) is called by the app's own YooKassa adapter with HTTP Basic
+# auth, like the real API: no page session, so no CSRF token. That blueprint alone is exempt;
+# its payment page is a page form and keeps the check.
+DEV_CHECKOUT_API = "dev_checkout_api"
 
 
 def register_web(app: Flask) -> None:
@@ -17,6 +22,7 @@ def register_web(app: Flask) -> None:
         account,
         admin_pages,
         auth_pages,
+        billing_pages,
         docs,
         generator,
         i18n,
@@ -52,9 +58,16 @@ def register_web(app: Flask) -> None:
 
     @app.before_request
     def _csrf_on_pages():
-        if request.method in UNSAFE_METHODS and not request.path.startswith("/api/"):
+        if request.method in UNSAFE_METHODS and not request.path.startswith("/api/") \
+                and request.blueprint != DEV_CHECKOUT_API:
             csrf.protect()
 
     app.register_blueprint(probes.bp)
     app.register_blueprint(docs.bp)
     app.register_blueprint(views.bp)
+
+    settings = app.extensions["promptcore"].settings()
+    if settings.billing == "dev-checkout":  # development only (§12.5)
+        from . import dev_checkout
+
+        dev_checkout.init_app(app, settings)
