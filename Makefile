@@ -3,6 +3,13 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+WEB := src/entrypoints/web
+# The compiled page catalogues: committed beside their .po sources and compiled again here, at
+# build time (install, translations, and a .po newer than its .mo before `make run`). The app
+# never compiles or writes them. pybabel's output depends only on the .po and Babel's version,
+# so compiling a fresh clone leaves the committed .mo files byte for byte as they were.
+PO := $(wildcard $(WEB)/translations/*/LC_MESSAGES/messages.po)
+MO := $(PO:.po=.mo)
 
 .PHONY: install run test test-unit test-integration lint browser bench fuzz clean translations
 
@@ -10,11 +17,15 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pybabel compile -d $(WEB)/translations
 	touch $(STAMP)
 
 install: $(STAMP)
 
-run: $(STAMP)
+$(WEB)/translations/%/LC_MESSAGES/messages.mo: $(WEB)/translations/%/LC_MESSAGES/messages.po | $(STAMP)
+	$(BIN)/pybabel compile -d $(WEB)/translations -l $*
+
+run: $(STAMP) $(MO)
 	$(BIN)/promptcore serve
 
 # Debian's Chromium for the browser tests (Playwright cannot download browsers here).
@@ -33,8 +44,8 @@ test-integration: $(STAMP) browser
 	$(BIN)/pytest -q tests/integration
 
 # Page translations: extract the strings, merge them into the ru/en catalogues, compile.
-# Then translate the new entries of web/translations/ru/LC_MESSAGES/messages.po.
-WEB := src/entrypoints/web
+# Then translate the new entries of web/translations/ru/LC_MESSAGES/messages.po, run
+# `make translations` again (or `make run`) to compile, and commit the .po and .mo together.
 translations: $(STAMP)
 	$(BIN)/pybabel extract -F $(WEB)/babel.cfg -k N_ -k _l -k lazy_gettext --no-location --omit-header \
 	  --sort-output -o $(WEB)/translations/messages.pot .

@@ -2,8 +2,9 @@
 
 Without a model it cannot rewrite meaning, so it structures: the original is kept verbatim as the
 task, in a clearly delimited block; the scaffold around it (role, context, constraints, output
-format and the sections the style calls for) is written in the prompt's language (Russian or
-English); details the prompt does not give yet (audience, length, format, tone ...) become bracketed
+format and the sections the style calls for) is written in the language of the prompt's prose
+(Russian or English; code, SQL, URLs and identifiers in it do not count, see ``promptcore.domain.language``);
+details the prompt does not give yet (audience, length, format, tone ...) become bracketed
 placeholders and clarifying questions. Details the prompt already states are not asked for again,
 so a good prompt gets a lighter scaffold. The same request always gives the same text.
 

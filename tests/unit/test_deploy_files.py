@@ -34,3 +34,15 @@ def test_every_setting_is_documented_in_the_readme_and_env_example():
     example = (ROOT / "docker" / ".env.example").read_text()
     for required in ("PROMPTCORE_SECRET_KEY", "PROMPTCORE_BASE_URL", "OPENROUTER_API_KEY", "POSTGRES_PASSWORD"):
         assert required in example
+
+
+def test_the_build_stage_compiles_the_catalogues_before_installing_the_package():
+    text = (ROOT / "docker" / "Dockerfile").read_text()
+    build = text[:text.rindex("\nFROM ")]
+    compile_at = build.index("pybabel compile -d src/entrypoints/web/translations")
+    assert compile_at < build.index("pip install .")
+    babel = re.search(r'"babel(>=[^"]+)"', (ROOT / "pyproject.toml").read_text()).group(1)
+    assert f"'babel{babel}'" in build, "the build stage's Babel is the range pyproject.toml declares"
+    makefile = (ROOT / "Makefile").read_text()
+    stamp = makefile.split("\n$(STAMP):", 1)[1].split("\n\n", 1)[0]
+    assert "pybabel compile -d $(WEB)/translations" in stamp

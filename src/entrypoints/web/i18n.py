@@ -1,11 +1,12 @@
-"""Languages and themes for the pages: Flask-Babel set-up, the choice of language and theme,
-and the catalogues compiled from their .po sources when the .mo files are missing or stale."""
+"""Languages and themes for the pages: Flask-Babel set-up and the choice of language and theme.
+
+The compiled catalogues (translations/*/LC_MESSAGES/messages.mo) are committed beside their .po
+sources and compiled again by the build (``make translations``, ``make install``, the Docker
+build stage: ``pybabel compile``). The app only reads them; it never writes into its package."""
 
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 from flask import Flask, g, request
@@ -21,24 +22,11 @@ THEME_COOKIE = "promptcore_theme"
 COOKIE_MAX_AGE = 365 * 24 * 3600
 
 
-def compile_catalogues(directory: Path = TRANSLATIONS) -> None:
-    """Write messages.mo next to every messages.po that is newer (a fresh clone needs no step)."""
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
-    for po in directory.glob("*/LC_MESSAGES/messages.po"):
-        mo = po.with_suffix(".mo")
-        try:
-            if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
-                continue
-            with po.open("rb") as fh:
-                catalog = read_po(fh, locale=po.parent.parent.name)
-            fd, tmp = tempfile.mkstemp(dir=po.parent, suffix=".tmp")
-            with os.fdopen(fd, "wb") as out:
-                write_mo(out, catalog)
-            os.replace(tmp, mo)  # atomic: concurrent workers never read half a file
-        except OSError as exc:  # a read-only install keeps the committed .mo
-            log.warning("could not compile %s: %s", po, exc)
+def missing_catalogues(directory: Path = TRANSLATIONS) -> list[Path]:
+    """The messages.po without a messages.mo beside it. Only reads: the .mo files are committed
+    and compiled again at build time (``make install``, the Docker build), never at run time."""
+    return [po for po in sorted(directory.glob("*/LC_MESSAGES/messages.po"))
+            if not po.with_suffix(".mo").is_file()]
 
 
 def _user_settings():
@@ -77,7 +65,10 @@ def current_theme() -> str:
 
 
 def init_app(app: Flask) -> None:
-    compile_catalogues()
+    # Read-only: the package may be installed where this process cannot write (and must not).
+    for po in missing_catalogues(TRANSLATIONS):
+        log.warning("no compiled catalogue beside %s: its pages are in English "
+                    "(run `make install` or `pybabel compile -d %s`)", po, TRANSLATIONS)
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "UTC")
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)

@@ -8,6 +8,7 @@ from enum import Enum
 from typing import Any
 
 from .errors import ValidationFailed
+from .language import prose_language
 
 FEEDBACK_MAX = 1000
 
@@ -34,14 +35,9 @@ class Style:
 
 
 def detect_language(text: str) -> str:
-    """'ru' when Cyrillic letters outnumber Latin ones, else 'en'."""
-    cyrillic = latin = 0
-    for ch in text:
-        if "\u0400" <= ch <= "\u04ff":
-            cyrillic += 1
-        elif ch.isascii() and ch.isalpha():
-            latin += 1
-    return "ru" if cyrillic > latin else "en"
+    """'ru' or 'en', judged from the prose and not from the code, SQL, URLs or identifiers the
+    text quotes (domain/language.py)."""
+    return prose_language(text)
 
 
 @dataclass(frozen=True)
