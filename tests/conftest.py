@@ -65,6 +65,27 @@ def age_outbox(container, **delta) -> None:
                          .values(created_at=row.created_at - timedelta(**delta)))
 
 
+# The Redis database the limit tests share (they run one after another): emptied before and after.
+TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture
+def redis_db():
+    """A client of TEST_REDIS_URL, emptied; fails instead of skipping under PROMPTCORE_REQUIRE_REDIS."""
+    import redis
+
+    client = redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        if required("PROMPTCORE_REQUIRE_REDIS"):
+            pytest.fail(f"Redis is required but unreachable: {exc}")
+        pytest.skip(f"Redis unreachable: {exc}")
+    client.flushdb()
+    yield client
+    client.flushdb()
+
+
 @pytest.fixture(scope="session")
 def postgres_server_url() -> str:
     return os.environ.get("PROMPTCORE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-import redis
 import requests
 
-from tests.conftest import required
+from tests.conftest import TEST_REDIS_URL
 from tests.integration.live import live_server
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
+REDIS_URL = TEST_REDIS_URL
 PW = "correct horse battery"
-
-
-@pytest.fixture
-def redis_db():
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        if required("PROMPTCORE_REQUIRE_REDIS"):
-            pytest.fail(f"Redis is required but unreachable: {exc}")
-        pytest.skip(f"Redis unreachable: {exc}")
-    client.flushdb()
-    yield client
-    client.flushdb()
 
 
 def post(base: str, path: str, body: dict) -> requests.Response:

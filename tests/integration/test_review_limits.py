@@ -19,7 +19,6 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import redis
 import requests
 from dependency_injector import providers
 
@@ -28,14 +27,14 @@ from adapters.security import ARGON2_MEMORY_KIB, Argon2PasswordHasher, default_h
 from adapters.sql.engine import build_engine
 from entrypoints.client import client_address
 from promptcore.services.mail import deliver_outbox
-from tests.conftest import FAST_HASH, build_test_app, make_settings, required
+from tests.conftest import FAST_HASH, TEST_REDIS_URL, build_test_app, make_settings
 from tests.integration.live import live_server
 from tests.integration.smtp_server import text_body
 
 PW = "correct horse battery"
 MIB = 1024 * 1024
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-REDIS_URL = "redis://127.0.0.1:6379/14"  # test_rate_limits.py uses 15
+REDIS_URL = TEST_REDIS_URL
 
 
 def csrf(client, path: str) -> str:
@@ -255,20 +254,6 @@ def test_client_address_is_the_socket_or_the_trusted_hop(tmp_path, hops, forward
 
 
 # -- Medium 2: per-IP sign-in attempts are counted before the view runs ------------------------
-
-
-@pytest.fixture
-def redis_db():
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        if required("PROMPTCORE_REQUIRE_REDIS"):
-            pytest.fail(f"Redis is required but unreachable: {exc}")
-        pytest.skip(f"Redis unreachable: {exc}")
-    client.flushdb()
-    yield client
-    client.flushdb()
 
 
 def test_parallel_wrong_signins_are_counted_before_they_reach_the_view(postgres_url, tmp_path, redis_db):
