@@ -10,14 +10,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from promptcore.domain.errors import DeliveryFailed, InvalidToken, Unauthenticated
+from promptcore.domain.custom_styles import CustomStyle
+from promptcore.domain.errors import DeliveryFailed, InvalidToken, TitleTaken, Unauthenticated
 from promptcore.domain.notifications import SentNotification
 from promptcore.domain.prompts import Improvement, ImprovementRequest, PromptRecord, RecordStatus, Style
+from promptcore.domain.quick_templates import QUICK_TEMPLATES
 from promptcore.domain.quota import UnitSource, UnitStatus
+from promptcore.domain.templates import Template, TemplateVersion
 from promptcore.domain.users import ACCESS_TOKEN_TTL, User
 from promptcore.ports import (
     AccessTokenCodec,
     Clock,
+    CustomStyleRepository,
     DuplicateEmail,
     LoginFailureRepository,
     Mailer,
@@ -36,6 +40,7 @@ from promptcore.ports import (
     RefreshTokenRow,
     SignedTokenCodec,
     StyleRepository,
+    TemplateRepository,
     UnitOfWork,
     UserRepository,
 )
@@ -67,6 +72,25 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.astimezone(timezone.utc) if value is not None else None
 
 
+# The quick templates as migration 0008 seeds them, with ids far from the store's counter (the
+# fake's ids are shared by every kind of row, so the builtins cannot take the first ones).
+BUILTIN_TEMPLATE_IDS = 1_000_000_000
+BUILTINS_SEEDED_AT = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def seed_quick_templates() -> dict[int, Template]:
+    return {BUILTIN_TEMPLATE_IDS + n: Template(
+        id=BUILTIN_TEMPLATE_IDS + n, owner_id=None, builtin=q.key, language=q.language, title=q.title,
+        description=q.description, body=q.body, tags=tuple(sorted(set(q.tags))), favourite=False, version=1,
+        created_at=BUILTINS_SEEDED_AT, updated_at=BUILTINS_SEEDED_AT, extra={"position": q.position},
+    ) for n, q in enumerate(QUICK_TEMPLATES)}
+
+
+def seed_quick_template_versions() -> dict[int, list[TemplateVersion]]:
+    return {template_id: [TemplateVersion(template_id, 1, template.body, None, BUILTINS_SEEDED_AT)]
+            for template_id, template in seed_quick_templates().items()}
+
+
 @dataclass
 class FakeStore:
     """The committed state shared by every FakeUnitOfWork made from it. FakeUnitOfWork.commit
@@ -83,6 +107,10 @@ class FakeStore:
     counters: dict[tuple[int, str, str], int] = field(default_factory=dict)
     quota_units: dict[int, dict[str, Any]] = field(default_factory=dict)
     notifications_sent: dict[int, SentNotification] = field(default_factory=dict)
+    # the library: templates (the quick templates seeded), their versions (oldest first), custom styles
+    templates: dict[int, Template] = field(default_factory=seed_quick_templates)
+    template_versions: dict[int, list[TemplateVersion]] = field(default_factory=seed_quick_template_versions)
+    custom_styles: dict[int, CustomStyle] = field(default_factory=dict)
     # billing (tests/fake_billing.py)
     plans: dict[str, Any] = field(default_factory=seed_plans)
     subscriptions: dict[int, Any] = field(default_factory=dict)
@@ -139,6 +167,15 @@ class FakeUserRepository(UserRepository):
             del self.s.quota_units[key]
         for key in [k for k, n in self.s.notifications_sent.items() if n.user_id == user_id]:
             del self.s.notifications_sent[key]
+        for key in [k for k, tpl in self.s.templates.items() if tpl.owner_id == user_id]:
+            del self.s.templates[key]
+            self.s.template_versions.pop(key, None)
+        for key in [k for k, c in self.s.custom_styles.items() if c.owner_id == user_id]:
+            del self.s.custom_styles[key]
+        for versions in self.s.template_versions.values():  # ON DELETE SET NULL
+            for version in versions:
+                if version.author_id == user_id:
+                    version.author_id = None
 
     def search(self, query: str | None, after_id: int | None, limit: int) -> list[User]:
         users = sorted(self.s.users.values(), key=lambda u: u.id)
@@ -296,6 +333,11 @@ class FakePromptRepository(PromptRepository):
             return None
         return copy.deepcopy(r)
 
+    def same_texts(self, user_id: int, created_at: list[datetime]) -> set[tuple[datetime, str, str | None]]:
+        instants = set(created_at)
+        return {(r.created_at, r.original_prompt, r.generated_prompt) for r in self.s.prompts.values()
+                if r.user_id == user_id and r.id not in self.s.deleted_prompts and r.created_at in instants}
+
     def finish(self, record: PromptRecord) -> None:
         stored = self.s.prompts.get(record.id)
         if stored is None:  # as UPDATE ... WHERE id = :id: an unknown id changes nothing
@@ -335,7 +377,8 @@ class FakePromptRepository(PromptRepository):
         r = self.s.prompts[record_id]
         # as SqlPromptRepository: keep only what the quota and the stats need
         self.s.prompts[record_id] = PromptRecord(id=r.id, user_id=r.user_id, original_prompt="", style=r.style,
-                                                 model=None, status=r.status, created_at=r.created_at)
+                                                 model=None, status=r.status, created_at=r.created_at,
+                                                 source=r.source)
         return True
 
     def stats(self, user_id: int, since_day: datetime):
@@ -399,6 +442,159 @@ class FakeNotificationRepository(NotificationRepository):
         return True
 
 
+def _sorted_tags(tags: Any) -> tuple[str, ...]:
+    return tuple(sorted(set(tags)))
+
+
+class FakeTemplateRepository(TemplateRepository):
+    """As SqlTemplateRepository: titles unique per owner regardless of case (casefolded), tags
+    sorted alphabetically, the quick templates (no owner) seeded from QUICK_TEMPLATES."""
+
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    @staticmethod
+    def _out(template: Template) -> Template:
+        return dataclasses.replace(copy.deepcopy(template), extra={})
+
+    def _check_title(self, template: Template) -> None:
+        if template.owner_id is None:
+            return
+        key = template.title.casefold()
+        if any(other.owner_id == template.owner_id and other.title.casefold() == key and other.id != template.id
+               for other in self.s.templates.values()):
+            raise TitleTaken()
+
+    def add(self, template: Template, author_id: int | None, note: str | None = None) -> Template:
+        if template.created_at is None:
+            raise ValueError("a template is added with its created_at")
+        self._check_title(dataclasses.replace(template, id=None))
+        template.id = next(self.s.ids)
+        template.version = 1
+        template.tags = _sorted_tags(template.tags)
+        template.updated_at = template.updated_at or template.created_at
+        self.s.templates[template.id] = dataclasses.replace(
+            copy.deepcopy(template), created_at=_utc(template.created_at), updated_at=_utc(template.updated_at),
+            extra={})
+        self.s.template_versions[template.id] = [TemplateVersion(template.id, 1, template.body, author_id,
+                                                                 _utc(template.created_at), note)]
+        return template
+
+    def get(self, template_id: int) -> Template | None:
+        template = self.s.templates.get(template_id)
+        return self._out(template) if template else None
+
+    def save(self, template: Template) -> None:
+        stored = self.s.templates.get(template.id)
+        if stored is None:  # as UPDATE ... WHERE id = :id: an unknown id changes nothing
+            return
+        self._check_title(dataclasses.replace(template, owner_id=stored.owner_id))
+        template.tags = _sorted_tags(template.tags)
+        stored.title, stored.description, stored.favourite = template.title, template.description, template.favourite
+        stored.tags, stored.updated_at = template.tags, _utc(template.updated_at)
+
+    def add_version(self, template: Template, body: str, author_id: int | None, at: datetime,
+                    note: str | None = None) -> TemplateVersion:
+        versions = self.s.template_versions.setdefault(template.id, [])
+        version = TemplateVersion(template.id, max((v.number for v in versions), default=0) + 1, body, author_id,
+                                  _utc(at), note)
+        versions.append(version)
+        stored = self.s.templates.get(template.id)
+        if stored is not None:
+            stored.body, stored.version, stored.updated_at = body, version.number, _utc(at)
+        template.body, template.version, template.updated_at = body, version.number, at
+        return copy.deepcopy(version)
+
+    def versions(self, template_id: int) -> list[TemplateVersion]:
+        return copy.deepcopy(sorted(self.s.template_versions.get(template_id, []), key=lambda v: -v.number))
+
+    def version(self, template_id: int, number: int) -> TemplateVersion | None:
+        return next((copy.deepcopy(v) for v in self.s.template_versions.get(template_id, []) if v.number == number),
+                    None)
+
+    def delete(self, template_id: int) -> None:
+        self.s.templates.pop(template_id, None)
+        self.s.template_versions.pop(template_id, None)
+
+    def _owned(self, owner_id: int) -> list[Template]:
+        return [tpl for tpl in self.s.templates.values() if tpl.owner_id == owner_id and owner_id is not None]
+
+    def search(self, owner_id: int, query: str | None = None, tag: str | None = None,
+               favourite: bool | None = None, limit: int = 50,
+               cursor: tuple[datetime, int] | None = None) -> list[Template]:
+        rows = sorted(self._owned(owner_id), key=lambda tpl: (tpl.updated_at, tpl.id), reverse=True)
+        if query:
+            q = query.lower()
+            rows = [tpl for tpl in rows if any(q in text.lower() for text in (tpl.title, tpl.description, tpl.body))]
+        if tag is not None:
+            rows = [tpl for tpl in rows if tag in tpl.tags]
+        if favourite is not None:
+            rows = [tpl for tpl in rows if tpl.favourite == favourite]
+        if cursor is not None:
+            rows = [tpl for tpl in rows if (tpl.updated_at, tpl.id) < cursor]
+        return [self._out(tpl) for tpl in rows[:limit]]
+
+    def count(self, owner_id: int) -> int:
+        return len(self._owned(owner_id))
+
+    def titles(self, owner_id: int) -> dict[str, int]:
+        return {tpl.title: tpl.id for tpl in self._owned(owner_id)}
+
+    def tags(self, owner_id: int) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for tpl in self._owned(owner_id):
+            for tag in tpl.tags:
+                counts[tag] = counts.get(tag, 0) + 1
+        return counts
+
+    def builtins(self) -> list[Template]:
+        rows = [tpl for tpl in self.s.templates.values() if tpl.owner_id is None]
+        return [self._out(tpl) for tpl in sorted(
+            rows, key=lambda tpl: (tpl.language or "", tpl.extra.get("position", 0), tpl.id))]
+
+
+class FakeCustomStyleRepository(CustomStyleRepository):
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def _check_title(self, style: CustomStyle) -> None:
+        key = style.title.casefold()
+        if any(other.owner_id == style.owner_id and other.title.casefold() == key and other.id != style.id
+               for other in self.s.custom_styles.values()):
+            raise TitleTaken()
+
+    def add(self, style: CustomStyle) -> CustomStyle:
+        if style.created_at is None:
+            raise ValueError("a custom style is added with its created_at")
+        self._check_title(dataclasses.replace(style, id=None))
+        style.id = next(self.s.ids)
+        style.updated_at = style.updated_at or style.created_at
+        self.s.custom_styles[style.id] = dataclasses.replace(
+            copy.deepcopy(style), created_at=_utc(style.created_at), updated_at=_utc(style.updated_at))
+        return style
+
+    def get(self, style_id: int) -> CustomStyle | None:
+        return copy.deepcopy(self.s.custom_styles.get(style_id))
+
+    def save(self, style: CustomStyle) -> None:
+        stored = self.s.custom_styles.get(style.id)
+        if stored is None:
+            return
+        self._check_title(dataclasses.replace(style, owner_id=stored.owner_id))
+        stored.title, stored.description, stored.instructions = style.title, style.description, style.instructions
+        stored.updated_at = _utc(style.updated_at)
+
+    def delete(self, style_id: int) -> None:
+        self.s.custom_styles.pop(style_id, None)
+
+    def list(self, owner_id: int) -> list[CustomStyle]:
+        mine = [c for c in self.s.custom_styles.values() if c.owner_id == owner_id]
+        return copy.deepcopy(sorted(mine, key=lambda c: (c.title.casefold(), c.id)))
+
+    def count(self, owner_id: int) -> int:
+        return sum(1 for c in self.s.custom_styles.values() if c.owner_id == owner_id)
+
+
 class FakeUnitOfWork(UnitOfWork):
     """Copies the store on entry and writes it back on commit, so an uncommitted change is lost.
     ``read_only=True``: as SqlUnitOfWork(read_only=True), a unit that cannot commit."""
@@ -425,6 +621,8 @@ class FakeUnitOfWork(UnitOfWork):
         self.payments = FakePaymentRepository(self._work)
         self.refunds = FakeRefundRepository(self._work)
         self.billing_events = FakeBillingEventRepository(self._work)
+        self.templates = FakeTemplateRepository(self._work)
+        self.custom_styles = FakeCustomStyleRepository(self._work)
         return self
 
     def __exit__(self, *exc: Any) -> None:

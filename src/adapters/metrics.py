@@ -53,7 +53,9 @@ class InstrumentedImprover(PromptImprover):
         outcome = _outcome(exc)
         UPSTREAM_LATENCY.labels(self.name, outcome).observe(time.perf_counter() - started)
         model = result.model if result is not None else (request.model or self.name)
-        GENERATIONS.labels(request.style.slug, model[:100], outcome).inc()
+        # every custom:<id> style is one label value, so the series stay few
+        style = "custom" if request.style.slug.startswith("custom:") else request.style.slug
+        GENERATIONS.labels(style, model[:100], outcome).inc()
 
     def improve(self, request: ImprovementRequest) -> Improvement:
         started = time.perf_counter()

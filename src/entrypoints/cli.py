@@ -115,22 +115,51 @@ def _limit_override(raw: str) -> int | None:
         raise argparse.ArgumentTypeError("a whole number, or 'default'") from None
 
 
+def _actor_for(container, email: str):
+    """The actor of the account with this address, for acting on a user's behalf."""
+    from promptcore.domain.access import Actor
+    from promptcore.domain.errors import NotFound
+    from promptcore.domain.users import normalize_email
+
+    with container.uow() as uow:
+        user = uow.users.get_by_email(normalize_email(email))
+    if user is None:
+        raise NotFound("No account has that e-mail address.")
+    return Actor.of(user)
+
+
 def cmd_improve(args: argparse.Namespace) -> int:
+    """Without --user: the code's styles, no account and no quota. With --user EMAIL: as that
+    user, through the Prompts use case (their quota, their history, their custom:ID styles)."""
     import promptcore
 
+    if args.user is None and args.style.startswith("custom:"):
+        print("promptcore: a custom style belongs to a user; add --user EMAIL to improve as its owner",
+              file=sys.stderr)
+        return 2
     container = _container()
     settings = container.settings()
     model = args.model
     if model is not None and model not in settings.model_choices:
         print("promptcore: unknown model; choose one of: " + ", ".join(settings.model_choices), file=sys.stderr)
         return 2
-    result = promptcore.improve(args.text, args.style, improver=container.improver(), model=model,
-                                max_chars=settings.max_prompt_chars)
-    if args.json:
-        print(json.dumps({"prompt": result.text, "model": result.model, "usage": result.usage,
-                          "cost": result.cost}, ensure_ascii=False, indent=2))
+    if args.user is not None:
+        generated = container.prompts().improve(_actor_for(container, args.user), args.text, args.style, model)
+        record = generated.record
+        text, used_model, usage = record.generated_prompt or "", record.model, record.usage
+        cost = (usage or {}).get("cost")
+        extra = {"id": record.id, "style": record.style,
+                 "quota": {"limit": generated.quota.limit, "used": generated.quota.used,
+                           "remaining": generated.quota.remaining}}
     else:
-        print(result.text)
+        result = promptcore.improve(args.text, args.style, improver=container.improver(), model=model,
+                                    max_chars=settings.max_prompt_chars)
+        text, used_model, usage, cost, extra = result.text, result.model, result.usage, result.cost, {}
+    if args.json:
+        print(json.dumps({"prompt": text, "model": used_model, "usage": usage, "cost": cost, **extra},
+                         ensure_ascii=False, indent=2))
+    else:
+        print(text)
     return 0
 
 
@@ -191,8 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("improve", help="improve one prompt with the configured improver")
     p.add_argument("text")
-    p.add_argument("--style", default="general")
+    p.add_argument("--style", default="general", help="a style's slug, or custom:ID (needs --user)")
     p.add_argument("--model", default=None)
+    p.add_argument("--user", default=None, metavar="EMAIL",
+                   help="improve as this user: their custom styles, their quota and history")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_improve)
 

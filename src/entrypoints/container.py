@@ -13,12 +13,15 @@ from promptcore.domain.quota import QuotaPolicy, QuotaWindow
 from promptcore.services.accounts import Accounts
 from promptcore.services.admin import Admin
 from promptcore.services.billing import Billing
+from promptcore.services.custom_styles import CustomStyles
 from promptcore.services.exports import HistoryExport
 from promptcore.services.history import History
 from promptcore.services.improvement import Prompts
+from promptcore.services.library_io import HistoryImport, LibraryTransfer
 from promptcore.services.notifications import LimitNotices
 from promptcore.services.quota import Quota
 from promptcore.services.styles import StyleCatalogue
+from promptcore.services.templates import Templates
 
 from .config import Settings
 
@@ -143,6 +146,7 @@ class Container(containers.DeclarativeContainer):
         styles=catalogue.provided.slugs,
         models=settings.provided.model_choices,
     )
+    custom_styles = providers.ThreadSafeSingleton(CustomStyles, uow=uow.provider, clock=clock)
     prompts = providers.ThreadSafeSingleton(
         Prompts,
         uow=uow.provider,
@@ -153,7 +157,12 @@ class Container(containers.DeclarativeContainer):
         models=settings.provided.model_choices,
         max_chars=settings.provided.max_prompt_chars,
         history=history,
+        custom_styles=custom_styles,
     )
+    templates = providers.ThreadSafeSingleton(Templates, uow=uow.provider, clock=clock, prompts=prompts)
+    library = providers.ThreadSafeSingleton(LibraryTransfer, uow=uow.provider, clock=clock)
+    history_import = providers.ThreadSafeSingleton(HistoryImport, uow=uow.provider, clock=clock,
+                                                   max_chars=settings.provided.max_prompt_chars)
     exports = providers.ThreadSafeSingleton(HistoryExport, uow=read_uow.provider, clock=clock)
     admin = providers.ThreadSafeSingleton(Admin, uow=uow.provider, clock=clock)
 

@@ -13,6 +13,7 @@ from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import BadRequest
 
 from adapters.migrations import is_up_to_date, upgrade
+from adapters.sql.library_sync import quick_templates_in_sync
 from adapters.sql.styles_sync import styles_in_sync
 
 from .container import Container
@@ -107,6 +108,10 @@ def serve(container: Container, host: str, port: int, workers: int, threads: int
             return 2
         if not styles_in_sync(engine):  # the code's STYLES is the catalogue; db upgrade stores it
             print("promptcore: the stored style catalogue differs from this version's; run "
+                  "`promptcore db upgrade` first", file=sys.stderr)
+            return 2
+        if not quick_templates_in_sync(engine):  # QUICK_TEMPLATES, stored the same way by db upgrade
+            print("promptcore: the stored quick templates differ from this version's; run "
                   "`promptcore db upgrade` first", file=sys.stderr)
             return 2
     else:

@@ -68,8 +68,13 @@ def test_uncommitted_state_of_every_field_is_lost():
 
 # Every table whose rows go when their user is deleted (ON DELETE CASCADE), and so must go in
 # FakeUserRepository.delete; test_accounts_contract.py::test_deleting_a_user_takes_every_row_that_references_it
-# checks each of them on every backend. A new table that references users belongs here and there.
-CASCADED_FROM_USERS = {"refresh_tokens", "prompt_requests", "usage_counters", "quota_units", "notifications_sent"}
+# checks each of them on every backend (the library's: test_library_contract.py). A new table that
+# references users belongs here and there.
+CASCADED_FROM_USERS = {"refresh_tokens", "prompt_requests", "usage_counters", "quota_units", "notifications_sent",
+                       "templates", "custom_styles"}
+# Tables whose reference to a user is emptied instead (ON DELETE SET NULL), as FakeUserRepository.delete
+# does too; test_library_contract.py checks it.
+NULLED_FROM_USERS = {"template_versions"}
 
 
 def test_the_cascade_contract_lists_every_table_that_goes_with_a_user():
@@ -77,4 +82,4 @@ def test_the_cascade_contract_lists_every_table_that_goes_with_a_user():
                 if fk.column.table is t.users and (fk.ondelete or "").upper() == "CASCADE"}
     others = {table.name for table in t.metadata.sorted_tables for fk in table.foreign_keys
               if fk.column.table is t.users and (fk.ondelete or "").upper() != "CASCADE"}
-    assert (cascaded, others) == (CASCADED_FROM_USERS, set())
+    assert (cascaded, others) == (CASCADED_FROM_USERS, NULLED_FROM_USERS)

@@ -7,6 +7,7 @@ import pytest
 from tests.contract.backends import SqlBackend
 from tests.contract.test_accounts_contract import *  # noqa: F403 - the same tests, another backend
 from tests.contract.test_billing_contract import *  # noqa: F403
+from tests.contract.test_library_contract import *  # noqa: F403
 from tests.contract.test_mail_contract import *  # noqa: F403
 from tests.contract.test_notifications_contract import *  # noqa: F403
 from tests.contract.test_prompts_contract import *  # noqa: F403

@@ -10,6 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from adapters.sql.library_sync import sync_quick_templates
 from adapters.sql.styles_sync import StylesSync, sync_styles
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -24,10 +25,13 @@ def alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> StylesSync | None:
     """Apply the migrations up to ``revision``; at the head, also bring the stored style catalogue
-    in line with the code's (adapters.sql.styles_sync) and say what that changed."""
+    in line with the code's (adapters.sql.styles_sync) and say what that changed, and the stored
+    quick templates too (adapters.sql.library_sync)."""
     command.upgrade(alembic_config(engine), revision)
     if is_up_to_date(engine):
-        return sync_styles(engine)
+        styles = sync_styles(engine)
+        sync_quick_templates(engine)
+        return styles
     return None
 
 

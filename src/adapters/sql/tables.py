@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData(
@@ -160,6 +161,8 @@ prompt_requests = Table(
     Column("error", String(64)),
     Column("created_at", UtcDateTime, nullable=False),
     Column("deleted_at", UtcDateTime),
+    # "generation" (made here) or "import" (read from an export file, SPEC §13.4)
+    Column("source", String(16), nullable=False, server_default="generation"),
     Index("ix_prompt_requests_user_created", "user_id", "created_at", "id"),
     Index("ix_prompt_requests_user_style_created", "user_id", "style", "created_at", "id"),
 )
@@ -298,4 +301,73 @@ billing_events = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("event_key", String(200), nullable=False, unique=True),
     Column("created_at", UtcDateTime, nullable=False),
+)
+
+
+# -- the library (SPEC §13) ---------------------------------------------------------------------
+# A title is unique per owner regardless of case: ``title_key`` is the title casefolded, written
+# by the repositories only. It is three times as long as the title because casefolding can
+# lengthen a text ("ß" becomes "ss"). Built-in quick templates have no owner (NULL never equals
+# NULL, so their titles never conflict) and a (builtin, language) key; adapters/sql/library_sync.py
+# keeps them equal to promptcore.domain.quick_templates.QUICK_TEMPLATES.
+
+templates = Table(
+    "templates",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("owner_id", Id, ForeignKey("users.id", ondelete="CASCADE")),
+    Column("builtin", String(64)),
+    Column("language", String(8)),
+    Column("position", Integer, nullable=False, server_default="0"),
+    Column("title", String(200), nullable=False),
+    Column("title_key", String(600), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("body", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("favourite", Boolean, nullable=False, server_default=false()),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("owner_id", "title_key"),
+    UniqueConstraint("builtin", "language"),
+    # An owner's templates, most recently changed first (the library's list and its cursor).
+    Index("ix_templates_owner_updated", "owner_id", "updated_at", "id"),
+    sqlite_autoincrement=True,
+)
+
+template_versions = Table(
+    "template_versions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("template_id", Id, ForeignKey("templates.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("body", Text, nullable=False),
+    # A version outlives its author's account (a team's template, later): the author becomes unknown.
+    Column("author_id", Id, ForeignKey("users.id", ondelete="SET NULL"), index=True),
+    Column("note", String(200)),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("template_id", "number"),
+)
+
+template_tags = Table(
+    "template_tags",
+    metadata,
+    Column("template_id", Id, ForeignKey("templates.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag", String(32), primary_key=True),
+    Index("ix_template_tags_tag", "tag"),
+)
+
+# The unique (owner_id, title_key) also serves every lookup by owner.
+custom_styles = Table(
+    "custom_styles",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("owner_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("title", String(100), nullable=False),
+    Column("title_key", String(300), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("instructions", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("owner_id", "title_key"),
+    sqlite_autoincrement=True,
 )

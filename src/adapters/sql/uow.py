@@ -13,6 +13,7 @@ from promptcore.ports import UnitOfWork
 from .engine import mark_read_only
 from .repositories import (
     SqlBillingEventRepository,
+    SqlCustomStyleRepository,
     SqlLoginFailureRepository,
     SqlMailRequestRepository,
     SqlNotificationRepository,
@@ -25,6 +26,7 @@ from .repositories import (
     SqlRefundRepository,
     SqlStyleRepository,
     SqlSubscriptionRepository,
+    SqlTemplateRepository,
     SqlUserRepository,
 )
 
@@ -70,6 +72,8 @@ class SqlUnitOfWork(UnitOfWork):
         self.refunds = SqlRefundRepository(conn)
         self.billing_events = SqlBillingEventRepository(conn)
         self.notifications = SqlNotificationRepository(conn)
+        self.templates = SqlTemplateRepository(conn)
+        self.custom_styles = SqlCustomStyleRepository(conn)
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:

@@ -24,7 +24,12 @@ log = logging.getLogger("promptcore.errors")
 
 # Most specific first: the first class in an error's MRO that is listed wins.
 ERROR_TABLE: dict[type[core.PromptcoreError], tuple[int, str]] = {
+    core.ImportRejected: (422, "import_invalid"),
     core.ValidationFailed: (422, "validation_error"),
+    core.TitleTaken: (409, "title_taken"),
+    core.LimitReached: (409, "limit_reached"),
+    core.Conflict: (409, "conflict"),
+    core.VariablesChanged: (422, "variables_changed"),
     core.InvalidCredentials: (401, "invalid_credentials"),
     InvalidRefreshToken: (401, "invalid_refresh_token"),
     core.Unauthenticated: (401, "unauthorized"),

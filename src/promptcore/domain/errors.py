@@ -95,3 +95,36 @@ class DeliveryFailed(PromptcoreError):
     """A mail could not be handed to the SMTP server (the outbox retries it)."""
 
     default_message = "The mail server did not accept the message."
+
+
+class Conflict(PromptcoreError):
+    default_message = "This conflicts with something that already exists."
+
+
+class TitleTaken(Conflict):
+    default_message = "You already have one with this title; choose another title."
+
+
+class LimitReached(Conflict):
+    """An owner has as many of something as they may have (500 templates, 100 styles ...)."""
+
+    default_message = "You have reached the limit for these items; delete some first."
+
+
+class VariablesChanged(PromptcoreError):
+    """The model dropped or invented a template variable, twice (SPEC §13.1)."""
+
+    default_message = "The improved template did not keep the same variables; nothing was changed."
+
+    def __init__(self, missing: list[str], added: list[str], message: str | None = None) -> None:
+        self.missing = missing
+        self.added = added
+        # the error body's "errors": which variables went missing and which appeared
+        self.errors = {"missing": list(missing), "added": list(added)}
+        super().__init__(message)
+
+
+class ImportRejected(ValidationFailed):
+    """An import with at least one invalid item: nothing was written (SPEC §13.4)."""
+
+    default_message = "The file was not imported: some items are invalid. Nothing was written."

@@ -61,6 +61,17 @@ _ITERATION_NO_FEEDBACK = (
 )
 
 
+def template_rule(names: tuple[str, ...]) -> str:
+    """What the model is told when the prompt is a template: keep exactly its variables."""
+    if not names:
+        return ("This prompt is a reusable template with no variables: do not add any {{variable}} "
+                "in double braces (use [square brackets] for missing details).")
+    listed = ", ".join("{{" + name + "}}" for name in names)
+    return ("This prompt is a reusable template. Its variables are exactly: " + listed + ". Keep every "
+            "one of them, spelled exactly so, in double braces, at least once; add no other {{variable}} "
+            "in double braces (use [square brackets] for other missing details).")
+
+
 def build_messages(request: ImprovementRequest) -> list[dict[str, str]]:
     """System message: the style's instructions (which carry the ground rules), how the input is
     framed, and the revision rules when iterating. User message: the quoted original (plus the
@@ -70,6 +81,8 @@ def build_messages(request: ImprovementRequest) -> list[dict[str, str]]:
     has_feedback = bool(request.feedback and request.feedback.strip())
     if iterating:
         parts.append(_ITERATION if has_feedback else _ITERATION_NO_FEEDBACK)
+    if request.keep_variables is not None:
+        parts.append(template_rule(request.keep_variables))
     system = "\n\n".join(parts)
 
     user = f"{OPEN_TAG}\n{_quote(request.prompt)}\n{CLOSE_TAG}"

@@ -50,6 +50,8 @@ class ImprovementRequest:
     model: str | None = None
     previous: str | None = None
     feedback: str | None = None
+    # A template being improved (SPEC §13.1): the variables the result must keep, exactly.
+    keep_variables: tuple[str, ...] | None = None
 
     @property
     def language(self) -> str:
@@ -81,6 +83,9 @@ class PromptRecord:
     error: str | None = None
     id: int | None = None
     created_at: datetime | None = None
+    # "generation" (made here) or "import" (read from an export file, SPEC §13.4: never counted in
+    # the quota or the usage stats).
+    source: str = "generation"
 
 
 def clean_prompt(raw: Any, max_chars: int) -> str:

@@ -25,6 +25,7 @@ from .billing import (
     SubscriptionRepository,
 )
 from .clock import Clock
+from .library import CustomStyleRepository, TemplateRepository
 from .mail import Mailer, MailMessage, MailRequest, MailRequestRepository, MailTemplates, Outbox, OutboxItem
 from .notifications import NotificationRepository
 from .prompts import HistoryPage, PromptImprover, PromptRepository, StyleRepository
@@ -35,6 +36,7 @@ __all__ = [
     "AccessTokenCodec",
     "BillingEventRepository",
     "Clock",
+    "CustomStyleRepository",
     "DuplicateEmail",
     "HistoryPage",
     "LoginFailureRepository",
@@ -62,6 +64,7 @@ __all__ = [
     "SignedTokenCodec",
     "StyleRepository",
     "SubscriptionRepository",
+    "TemplateRepository",
     "UnitOfWork",
     "UserRepository",
 ]

@@ -30,6 +30,11 @@ class PromptRepository(ABC):
     def get(self, user_id: int, record_id: int) -> PromptRecord | None:
         """A record of this user's, not deleted; None for anyone else's."""
     @abstractmethod
+    def same_texts(self, user_id: int, created_at: list[datetime]) -> set[tuple[datetime, str, str | None]]:
+        """(created_at, original_prompt, generated_prompt) of this user's records, not deleted,
+        created at any of the given instants: what a history import compares against to add
+        nothing twice."""
+    @abstractmethod
     def finish(self, record: PromptRecord) -> None:
         """Store the outcome (status, text, model, usage, latency) of a pending record; of a
         record deleted meanwhile, the status only."""

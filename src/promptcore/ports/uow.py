@@ -13,6 +13,7 @@ from .billing import (
     RefundRepository,
     SubscriptionRepository,
 )
+from .library import CustomStyleRepository, TemplateRepository
 from .mail import MailRequestRepository, Outbox
 from .notifications import NotificationRepository
 from .prompts import PromptRepository, StyleRepository
@@ -34,6 +35,8 @@ class UnitOfWork(ABC):
     refunds: RefundRepository
     billing_events: BillingEventRepository
     notifications: NotificationRepository
+    templates: TemplateRepository
+    custom_styles: CustomStyleRepository
 
     def __enter__(self) -> "UnitOfWork":
         return self

@@ -28,9 +28,15 @@ class Stats:
     by_day: list[tuple[str, int]]
 
 
-def encode_cursor(record: PromptRecord) -> str:
-    raw = f"{record.created_at.isoformat()}|{record.id}"
+def encode_position(moment: datetime, item_id: int) -> str:
+    """An opaque keyset cursor for a (time, id) position; decode_cursor reads it back."""
+    raw = f"{moment.isoformat()}|{item_id}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def encode_cursor(record: PromptRecord) -> str:
+    assert record.created_at is not None and record.id is not None
+    return encode_position(record.created_at, record.id)
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
@@ -91,4 +97,4 @@ class History:
         return Stats(quota, total, by_style, [(d, by_day.get(d, 0)) for d in days])
 
 
-__all__ = ["HISTORY_MAX_PAGE", "STATS_DAYS", "History", "Stats", "decode_cursor", "encode_cursor"]
+__all__ = ["HISTORY_MAX_PAGE", "STATS_DAYS", "History", "Stats", "decode_cursor", "encode_cursor", "encode_position"]

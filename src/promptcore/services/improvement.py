@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Callable, Generator, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Generator, Iterator
 
 from ..domain.access import Actor, require_read
 from ..domain.errors import (
@@ -18,20 +18,26 @@ from ..domain.errors import (
     NotFound,
     PromptcoreError,
     ValidationFailed,
+    VariablesChanged,
 )
 from ..domain.prompts import (
     Improvement,
     ImprovementRequest,
     PromptRecord,
     RecordStatus,
+    Style,
     clean_feedback,
     clean_prompt,
 )
 from ..domain.quota import QuotaStatus, UnitSource
+from ..domain.templates import find_variables
 from ..ports import Clock, PromptImprover, StyleRepository, UnitOfWork
 from .history import History, Stats
 from .quota import Quota, Reservation
 from .styles import StyleCatalogue, pick_style
+
+if TYPE_CHECKING:
+    from .custom_styles import CustomStyles
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +78,7 @@ class Prompts:
         models: tuple[str, ...],
         max_chars: int,
         history: History | None = None,
+        custom_styles: "CustomStyles | None" = None,
     ) -> None:
         self._uow = uow
         self._improver = improver
@@ -81,6 +88,7 @@ class Prompts:
         self._history = history if history is not None else History(uow, clock, quota)
         self._models = models
         self._max_chars = max_chars
+        self._custom_styles = custom_styles
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -106,9 +114,18 @@ class Prompts:
 
     # -- improving -------------------------------------------------------------------------
 
+    def style_for(self, actor: Actor, style: Any) -> Style:
+        """A built-in style by slug, or one of the actor's custom styles as ``custom:<id>``
+        (another user's: NotFound)."""
+        if self._custom_styles is not None:
+            custom = self._custom_styles.style_for(actor, style)
+            if custom is not None:
+                return custom
+        return pick_style(self._catalogue, style)
+
     def _prepare(self, actor: Actor, prompt: Any, style: Any, model: Any, parent_id: Any,
                  feedback: Any) -> tuple[ImprovementRequest, PromptRecord]:
-        chosen_style = pick_style(self._catalogue, style)
+        chosen_style = self.style_for(actor, style)
         chosen_model = _pick_model(self._models, model)
         feedback = clean_feedback(feedback)
         previous = None
@@ -182,6 +199,37 @@ class Prompts:
         started = time.perf_counter()
         try:
             result = self._improver.improve(request)
+        except BaseException as exc:
+            self._release(record, reservation, started, exc)
+            _reraise(exc)
+        self._finish(record, reservation, started, result, None)
+        return Generated(record, reservation.quota)
+
+    def improve_keeping(self, actor: Actor, prompt: Any, style: Any, model: Any,
+                        variables: tuple[str, ...]) -> Generated:
+        """Improve a template's body so that the result has exactly ``variables`` (SPEC §13.1):
+        the improver is told so; an answer that drops or invents one is asked for once more, and a
+        second such answer is VariablesChanged. One unit for the whole call, kept only when it
+        succeeds; the record keeps the accepted answer."""
+        request, record = self._prepare(actor, prompt, style, model, None, None)
+        request = replace(request, keep_variables=tuple(variables))
+        wanted = set(variables)
+        reservation = self._reserve(actor, record)
+        started = time.perf_counter()
+        try:
+            for attempt in (1, 2):
+                result = self._improver.improve(request)
+                found = find_variables(result.text)
+                if set(found) == wanted:
+                    break
+                missing = [name for name in variables if name not in found]
+                added = [name for name in found if name not in wanted]
+                log.info("improved template lost %d and invented %d variables (attempt %d)", len(missing),
+                         len(added), attempt)
+            else:
+                raise VariablesChanged(missing, added, "The improved template did not keep the same variables "
+                                       f"(missing: {', '.join(missing) or 'none'}; new: {', '.join(added) or 'none'})"
+                                       "; nothing was changed and no improvement was counted.")
         except BaseException as exc:
             self._release(record, reservation, started, exc)
             _reraise(exc)

@@ -10,6 +10,7 @@ from .billing import (
     SqlRefundRepository,
     SqlSubscriptionRepository,
 )
+from .library import SqlCustomStyleRepository, SqlTemplateRepository
 from .mail import SqlMailRequestRepository, SqlOutbox
 from .notifications import SqlNotificationRepository
 from .prompts import DELETED_RECORD_BLANKS, SqlPromptRepository, SqlStyleRepository
@@ -21,7 +22,9 @@ __all__ = [
     "SqlPlanRepository",
     "SqlRefundRepository",
     "SqlSubscriptionRepository",
+    "SqlTemplateRepository",
     "DELETED_RECORD_BLANKS",
+    "SqlCustomStyleRepository",
     "SqlLoginFailureRepository",
     "SqlMailRequestRepository",
     "SqlNotificationRepository",

@@ -57,6 +57,7 @@ def _record(row: Any) -> PromptRecord:
         usage=row.usage,
         error=row.error,
         created_at=row.created_at,
+        source=row.source,
     )
 
 
@@ -79,7 +80,7 @@ class SqlPromptRepository(PromptRepository):
             user_id=record.user_id, original_prompt=record.original_prompt, style=record.style,
             model=record.model, status=record.status.value, generated_prompt=record.generated_prompt,
             parent_id=record.parent_id, feedback=record.feedback, latency_ms=record.latency_ms,
-            usage=record.usage, error=record.error, created_at=record.created_at,
+            usage=record.usage, error=record.error, created_at=record.created_at, source=record.source,
         )).inserted_primary_key[0]
         record.id = int(new_id)
         return record
@@ -89,6 +90,17 @@ class SqlPromptRepository(PromptRepository):
         row = self._c.execute(select(pr).where(
             pr.c.id == record_id, pr.c.user_id == user_id, pr.c.deleted_at.is_(None))).first()
         return _record(row) if row else None
+
+    def same_texts(self, user_id: int, created_at: list[datetime]) -> set[tuple[datetime, str, str | None]]:
+        pr = t.prompt_requests
+        instants = list(dict.fromkeys(created_at))
+        found: set[tuple[datetime, str, str | None]] = set()
+        for start in range(0, len(instants), 500):  # bounded IN lists
+            found.update((row.created_at, row.original_prompt, row.generated_prompt) for row in self._c.execute(
+                select(pr.c.created_at, pr.c.original_prompt, pr.c.generated_prompt).where(
+                    pr.c.user_id == user_id, pr.c.deleted_at.is_(None),
+                    pr.c.created_at.in_(instants[start:start + 500]))))
+        return found
 
     def finish(self, record: PromptRecord) -> None:
         pr = t.prompt_requests

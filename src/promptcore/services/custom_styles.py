@@ -1,0 +1,103 @@
+"""Custom styles (SPEC §13.3): a user's own styles, used beside the built-in ones as ``custom:<id>``.
+
+``_load`` is the one place that checks who may read or change a style (domain/access.py): another
+user's style is not found, in every route and in the generator alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..domain.access import Actor, require_change, require_read
+from ..domain.custom_styles import (
+    STYLE_DESCRIPTION_MAX,
+    STYLE_TITLE_MAX,
+    STYLES_PER_OWNER,
+    CustomStyle,
+    clean_instructions,
+    custom_style_id,
+)
+from ..domain.errors import LimitReached, ValidationFailed
+from ..domain.prompts import Style
+from ..domain.templates import clean_description, clean_title
+from ..ports import Clock, UnitOfWork
+
+__all__ = ["CustomStyles"]
+
+_NOT_FOUND = "Style not found."
+
+
+def _title(raw: Any) -> str:
+    title = clean_title(raw)
+    if len(title) > STYLE_TITLE_MAX:
+        raise ValidationFailed.on("title", f"Use at most {STYLE_TITLE_MAX} characters (got {len(title)}).")
+    return title
+
+
+class CustomStyles:
+    def __init__(self, uow: Callable[[], UnitOfWork], clock: Clock, per_owner: int = STYLES_PER_OWNER) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._per_owner = per_owner
+
+    @staticmethod
+    def _load(uow: UnitOfWork, actor: Actor, style_id: Any, change: bool = False) -> CustomStyle:
+        style = uow.custom_styles.get(style_id) if isinstance(style_id, int) else None
+        owner = style.owner_id if style is not None else None
+        (require_change if change else require_read)(actor, owner, _NOT_FOUND)
+        assert style is not None
+        return style
+
+    def list(self, actor: Actor) -> list[CustomStyle]:
+        with self._uow() as uow:
+            return uow.custom_styles.list(actor.user_id)
+
+    def get(self, actor: Actor, style_id: int) -> CustomStyle:
+        with self._uow() as uow:
+            return self._load(uow, actor, style_id)
+
+    def style_for(self, actor: Actor, slug: Any) -> Style | None:
+        """The improver's Style for ``custom:<id>`` of the actor's; None when ``slug`` is not a
+        custom slug at all; NotFound for anyone else's (or a missing) style."""
+        if not isinstance(slug, str) or not slug.startswith("custom:"):
+            return None
+        style_id = custom_style_id(slug)
+        if style_id is None:
+            raise ValidationFailed.on("style", "A custom style is written custom:<id>, with the id of one of "
+                                               "your styles.")
+        return self.get(actor, style_id).as_style()
+
+    def create(self, actor: Actor, title: Any, instructions: Any, description: Any = "") -> CustomStyle:
+        style = CustomStyle(owner_id=actor.user_id, title=_title(title),
+                            description=clean_description(description, limit=STYLE_DESCRIPTION_MAX),
+                            instructions=clean_instructions(instructions))
+        with self._uow() as uow:
+            if uow.custom_styles.count(actor.user_id) >= self._per_owner:
+                raise LimitReached(f"You can have at most {self._per_owner} styles; delete some first.")
+            style.created_at = style.updated_at = self._clock.now()
+            uow.custom_styles.add(style)
+            uow.commit()
+        return style
+
+    def update(self, actor: Actor, style_id: int, title: Any = None, instructions: Any = None,
+               description: Any = None) -> CustomStyle:
+        new_title = _title(title) if title is not None else None
+        new_instructions = clean_instructions(instructions) if instructions is not None else None
+        new_description = (clean_description(description, limit=STYLE_DESCRIPTION_MAX)
+                           if description is not None else None)
+        with self._uow() as uow:
+            style = self._load(uow, actor, style_id, change=True)
+            style.title = new_title if new_title is not None else style.title
+            style.instructions = new_instructions if new_instructions is not None else style.instructions
+            style.description = new_description if new_description is not None else style.description
+            style.updated_at = self._clock.now()
+            uow.custom_styles.save(style)
+            uow.commit()
+        return style
+
+    def delete(self, actor: Actor, style_id: int) -> None:
+        with self._uow() as uow:
+            self._load(uow, actor, style_id, change=True)
+            uow.custom_styles.delete(style_id)
+            uow.commit()

@@ -1,0 +1,282 @@
+"""Templates (SPEC §13.1, §13.2): a user's library of prompts with ``{{variables}}``, their versions,
+rendering, improving while keeping the variables, and the built-in quick templates.
+
+Every id a caller sends is loaded through ``_load``, the one place that asks domain/access.py
+whether the actor may read or change it: another user's template is not found (404); a quick
+template can be read and copied by anyone signed in, and changed by no one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..domain.access import Actor, require_change, require_read
+from ..domain.errors import Forbidden, LimitReached, NotFound, TitleTaken, ValidationFailed
+from ..domain.prompts import RecordStatus
+from ..domain.quota import QuotaStatus
+from ..domain.templates import (
+    TEMPLATES_PER_OWNER,
+    DiffLine,
+    Template,
+    TemplateVersion,
+    clean_body,
+    clean_description,
+    clean_tags,
+    clean_title,
+    diff_lines,
+    render,
+)
+from ..ports import Clock, UnitOfWork
+from .history import decode_cursor, encode_position
+from .improvement import Prompts
+
+__all__ = ["PAGE_MAX", "TemplateImprovement", "Templates", "free_title"]
+
+PAGE_MAX = 100
+_NOT_FOUND = "Template not found."
+
+
+@dataclass(frozen=True)
+class TemplateImprovement:
+    """An improved body offered for saving: it keeps exactly the template's variables. It is saved
+    as a new version only when the user saves it (``update`` with this body)."""
+
+    template_id: int
+    text: str
+    variables: list[str]
+    record_id: int | None
+    model: str | None
+    quota: QuotaStatus
+
+
+def free_title(title: str, taken: set[str], limit: int = 200) -> str:
+    """``title`` if no taken title matches it (case-insensitively), else "Title (2)", "Title (3)" ...
+    the first free one, cut so it fits ``limit`` characters."""
+    keys = {t.casefold() for t in taken}
+    if title.casefold() not in keys:
+        return title
+    n = 2
+    while True:
+        suffix = f" ({n})"
+        candidate = title[: limit - len(suffix)].rstrip() + suffix
+        if candidate.casefold() not in keys:
+            return candidate
+        n += 1
+
+
+def _title_from_text(text: str) -> str:
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    first = " ".join(first.split())
+    return (first[:77].rstrip() + "...") if len(first) > 80 else (first or "Untitled")
+
+
+class Templates:
+    def __init__(self, uow: Callable[[], UnitOfWork], clock: Clock, prompts: Prompts,
+                 per_owner: int = TEMPLATES_PER_OWNER) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._prompts = prompts
+        self._per_owner = per_owner
+
+    # -- the one access check ----------------------------------------------------------------
+
+    @staticmethod
+    def _load(uow: UnitOfWork, actor: Actor, template_id: Any, change: bool = False) -> Template:
+        template = uow.templates.get(template_id) if isinstance(template_id, int) else None
+        if template is not None and template.builtin is not None and template.owner_id is None:
+            if change:
+                raise Forbidden("Quick templates are read-only; copy one to your library to change it.")
+            return template
+        owner = template.owner_id if template is not None else None
+        if change:
+            require_change(actor, owner, _NOT_FOUND)
+        else:
+            require_read(actor, owner, _NOT_FOUND)
+        assert template is not None
+        return template
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def list(self, actor: Actor, query: str | None = None, tag: str | None = None,
+             favourite: bool | None = None, limit: int = 50,
+             cursor: str | None = None) -> tuple[list[Template], str | None]:
+        if not isinstance(limit, int) or not 1 <= limit <= PAGE_MAX:
+            raise ValidationFailed.on("limit", f"Choose between 1 and {PAGE_MAX}.")
+        position = decode_cursor(cursor) if cursor else None
+        query = query.strip() if isinstance(query, str) else None
+        tag = " ".join(tag.split()).lower() if isinstance(tag, str) and tag.strip() else None
+        with self._uow() as uow:
+            rows = uow.templates.search(actor.user_id, query or None, tag, favourite, limit + 1, position)
+        last = rows[limit - 1] if len(rows) > limit else None
+        next_cursor = encode_position(last.updated_at, last.id) if last and last.updated_at and last.id else None
+        return rows[:limit], next_cursor
+
+    def tags(self, actor: Actor) -> dict[str, int]:
+        with self._uow() as uow:
+            return uow.templates.tags(actor.user_id)
+
+    def get(self, actor: Actor, template_id: int) -> Template:
+        with self._uow() as uow:
+            return self._load(uow, actor, template_id)
+
+    def versions(self, actor: Actor, template_id: int) -> list[TemplateVersion]:
+        with self._uow() as uow:
+            self._load(uow, actor, template_id)
+            return uow.templates.versions(template_id)
+
+    def version(self, actor: Actor, template_id: int, number: Any) -> TemplateVersion:
+        with self._uow() as uow:
+            self._load(uow, actor, template_id)
+            return self._version(uow, template_id, number)
+
+    @staticmethod
+    def _version(uow: UnitOfWork, template_id: int, number: Any, field_name: str = "version") -> TemplateVersion:
+        if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+            raise ValidationFailed.on(field_name, "Give a version number (1 or more).")
+        found = uow.templates.version(template_id, number)
+        if found is None:
+            raise NotFound(f"Version {number} of this template was not found.")
+        return found
+
+    def diff(self, actor: Actor, template_id: int, old: Any, new: Any) -> list[DiffLine]:
+        """The line diff from version ``old`` to version ``new``."""
+        with self._uow() as uow:
+            self._load(uow, actor, template_id)
+            before = self._version(uow, template_id, old, "from")
+            after = self._version(uow, template_id, new, "to")
+        return diff_lines(before.body, after.body)
+
+    def render(self, actor: Actor, template_id: int, values: Any, version: Any = None) -> str:
+        with self._uow() as uow:
+            template = self._load(uow, actor, template_id)
+            body = template.body if version is None else self._version(uow, template_id, version).body
+        return render(body, values)
+
+    def quick(self, language: str | None = None) -> list[Template]:
+        """The quick templates, in one language or all."""
+        with self._uow() as uow:
+            found = uow.templates.builtins()
+        return [t for t in found if language is None or t.language == language]
+
+    # -- changing ------------------------------------------------------------------------------
+
+    def _check_room(self, uow: UnitOfWork, actor: Actor, adding: int = 1) -> None:
+        if uow.templates.count(actor.user_id) + adding > self._per_owner:
+            raise LimitReached(f"A library holds at most {self._per_owner} templates; delete some first.")
+
+    def create(self, actor: Actor, title: Any, body: Any, description: Any = "", tags: Any = None,
+               favourite: Any = False) -> Template:
+        template = Template(title=clean_title(title), body=clean_body(body), owner_id=actor.user_id,
+                            description=clean_description(description), tags=clean_tags(tags),
+                            favourite=_flag(favourite))
+        with self._uow() as uow:
+            self._check_room(uow, actor)
+            template.created_at = template.updated_at = self._clock.now()
+            uow.templates.add(template, actor.user_id)
+            uow.commit()
+        return template
+
+    def update(self, actor: Actor, template_id: int, title: Any = None, body: Any = None,
+               description: Any = None, tags: Any = None, favourite: Any = None,
+               note: str | None = None) -> Template:
+        """Change what is given. A new body that differs from the latest version makes a new
+        version; title, description, tags and the favourite flag change in place."""
+        new_title = clean_title(title) if title is not None else None
+        new_body = clean_body(body) if body is not None else None
+        new_description = clean_description(description) if description is not None else None
+        new_tags = clean_tags(tags) if tags is not None else None
+        new_favourite = _flag(favourite) if favourite is not None else None
+        with self._uow() as uow:
+            template = self._load(uow, actor, template_id, change=True)
+            now = self._clock.now()
+            if new_title is not None:
+                template.title = new_title
+            if new_description is not None:
+                template.description = new_description
+            if new_tags is not None:
+                template.tags = new_tags
+            if new_favourite is not None:
+                template.favourite = new_favourite
+            template.updated_at = now
+            uow.templates.save(template)
+            if new_body is not None and new_body != template.body:
+                uow.templates.add_version(template, new_body, actor.user_id, now, note)
+            uow.commit()
+        return template
+
+    def restore(self, actor: Actor, template_id: int, number: Any) -> Template:
+        """Make an old version the latest again, as a new version (history is never rewritten)."""
+        with self._uow() as uow:
+            template = self._load(uow, actor, template_id, change=True)
+            old = self._version(uow, template_id, number)
+            now = self._clock.now()
+            template.updated_at = now
+            uow.templates.save(template)
+            uow.templates.add_version(template, old.body, actor.user_id, now, f"restored from version {old.number}")
+            uow.commit()
+        return template
+
+    def delete(self, actor: Actor, template_id: int) -> None:
+        with self._uow() as uow:
+            self._load(uow, actor, template_id, change=True)
+            uow.templates.delete(template_id)
+            uow.commit()
+
+    def copy(self, actor: Actor, template_id: int, title: Any = None) -> Template:
+        """A copy in the actor's library (of a quick template or one of their own); the title gets
+        " (2)" and so on when taken."""
+        with self._uow() as uow:
+            source = self._load(uow, actor, template_id)
+        wanted = clean_title(title) if title is not None else source.title
+        return self._add_free(actor, wanted, source.body, source.description, source.tags,
+                              f"copied from template {source.id}")
+
+    def from_record(self, actor: Actor, record_id: int, title: Any = None) -> Template:
+        """A template made from a history record's improved prompt (SPEC §13.1)."""
+        with self._uow() as uow:
+            record = uow.prompts.get(actor.user_id, record_id) if isinstance(record_id, int) else None
+        require_read(actor, record.user_id if record is not None else None, "Record not found.")
+        assert record is not None
+        if record.status is not RecordStatus.SUCCEEDED or not (record.generated_prompt or "").strip():
+            raise NotFound("Record not found.")
+        body = clean_body(record.generated_prompt)
+        wanted = clean_title(title) if title is not None else _title_from_text(record.original_prompt)
+        return self._add_free(actor, wanted, body, "", (), f"from history record {record.id}")
+
+    def _add_free(self, actor: Actor, title: str, body: str, description: str, tags: tuple[str, ...],
+                  note: str) -> Template:
+        for _ in range(5):  # a title taken between our look and our insert: look again
+            with self._uow() as uow:
+                self._check_room(uow, actor)
+                now = self._clock.now()
+                template = Template(title=free_title(title, set(uow.templates.titles(actor.user_id))), body=body,
+                                    owner_id=actor.user_id, description=description, tags=tags,
+                                    created_at=now, updated_at=now)
+                try:
+                    uow.templates.add(template, actor.user_id, note)
+                except TitleTaken:
+                    continue
+                uow.commit()
+                return template
+        raise TitleTaken()
+
+    # -- improving -----------------------------------------------------------------------------
+
+    def improve(self, actor: Actor, template_id: int, style: Any, model: Any = None) -> TemplateImprovement:
+        """Rewrite the latest body keeping exactly its variables (one quota unit; one retry, then
+        422 variables_changed). The template itself does not change."""
+        with self._uow() as uow:
+            template = self._load(uow, actor, template_id)
+        names = template.variables
+        generated = self._prompts.improve_keeping(actor, template.body, style, model, tuple(names))
+        record = generated.record
+        return TemplateImprovement(template_id=template_id, text=record.generated_prompt or "", variables=names,
+                                   record_id=record.id, model=record.model, quota=generated.quota)
+
+
+def _flag(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    raise ValidationFailed.on("favourite", "Give true or false.")
