@@ -316,8 +316,8 @@ _BEFORE = {
 }
 
 _VARIABLES_NOTE = {
-    "en": " The {{...}} variables are placeholders: keep them unchanged.",
-    "ru": " Переменные в {{...}} — это плейсхолдеры: оставь их без изменений.",
+    "en": " The variables in double curly braces are placeholders: keep them unchanged.",
+    "ru": " Переменные в двойных фигурных скобках — это плейсхолдеры: оставь их без изменений.",
 }
 
 _CHANGES = {

@@ -120,6 +120,16 @@ schema = schemathesis.openapi.from_wsgi(OPENAPI, _spec_app(), config=schemathesi
 
 
 PROMPT_OPERATIONS = ("/api/v1/prompts", "/api/v1/generate-prompt")
+# The library (SPEC §13): the fuzzed account's templates and custom styles, seeded by fuzz_env,
+# and the quick templates; map_case steers ids and bodies to them.
+LIBRARY_PREFIXES = ("/api/v1/templates/{template_id}", "/api/v1/custom-styles/{style_id}",
+                    "/api/v1/templates/from-record")
+SEEDED_TEMPLATES = 6
+SEEDED_STYLES = 3
+SEEDED: dict[str, list[int]] = {"owner": [], "templates": [], "quick": [], "styles": [], "records": [],
+                                "rounds": []}
+SEED_ROUNDS = 10  # a library that stays full or empty is not seeded again and again
+TEMPLATE_BODY = "Write a {{kind}} about {{ topic }} for {{audience}}.\nKeep it short."
 ID_OPERATIONS = ("/api/v1/prompts/{record_id}", "/api/v1/admin/users/{user_id}",
                  "/api/v1/billing/payments/{payment_id}", "/api/v1/admin/payments/{payment_id}/refund")
 
@@ -138,12 +148,16 @@ def map_case(context, case):
     pick = zlib.crc32(repr((case.path_parameters, case.body)).encode("utf-8", "surrogatepass"))
     if pick % 2:
         return case
+    if case.operation.path.startswith(LIBRARY_PREFIXES):
+        return _steer_library(case, pick // 2)
     if case.operation.path in ID_OPERATIONS and case.path_parameters:
         (name,) = case.path_parameters
         case.path_parameters[name] = 1 + pick // 2 % (SEEDED_RECORDS + 2)
     elif case.operation.path in PROMPT_OPERATIONS and isinstance(case.body, dict):
         body = case.body
         body["style"] = STYLES[pick // 2 % len(STYLES)].slug
+        if pick // 2 % 4 == 0 and SEEDED["styles"]:  # one of the account's custom styles
+            body["style"] = f"custom:{_one_of(SEEDED['styles'], pick)}"
         if body.get("model") is not None:
             body["model"] = MODELS[pick // 2 % len(MODELS)]
         if body.get("parent_id") is not None:  # iteration: a seeded parent and something to change
@@ -156,6 +170,80 @@ def map_case(context, case):
             if not (body.get("prompt") or "").strip():
                 body["prompt"] = "write a post about our new coffee machine {{name}}"
     return case
+
+
+def _one_of(ids: list[int], pick: int) -> int:
+    return ids[pick % len(ids)] if ids else 1
+
+
+def _steer_library(case, pick):
+    """Library cases aimed at rows that exist, with bodies that can succeed: a seeded template
+    (or a quick one, which is read-only), a seeded style, versions 1 and 2, values for every
+    variable, a real style and model, a seeded record."""
+    params = case.path_parameters or {}
+    if "template_id" in params:
+        params["template_id"] = _one_of(SEEDED["templates"] + SEEDED["quick"][:2], pick)
+    if "style_id" in params:
+        params["style_id"] = _one_of(SEEDED["styles"], pick)
+    if "number" in params:
+        params["number"] = 1 + pick // 7 % 2
+    path, body = case.operation.path, case.body
+    if path.endswith("/diff") and isinstance(case.query, dict):
+        case.query.update({"from": 1, "to": 1 + pick // 7 % 2})
+    if not isinstance(body, dict):
+        return case
+    if path.endswith("/restore"):
+        body["version"] = 1
+    elif path.endswith("/render"):
+        body["values"] = {name: f"value {i}" for i, name in enumerate(("kind", "topic", "audience"))}
+        body["version"] = None
+    elif path.endswith("/improve"):
+        body["style"] = STYLES[pick % len(STYLES)].slug
+        if pick // 3 % 3 == 0 and SEEDED["styles"]:
+            body["style"] = f"custom:{_one_of(SEEDED['styles'], pick)}"
+        if body.get("model") is not None:
+            body["model"] = MODELS[pick % len(MODELS)]
+    elif path.endswith("/from-record"):
+        body["record_id"] = _one_of(SEEDED["records"], pick)
+    return case
+
+
+def seed_library(env: FuzzedApp) -> None:
+    """A small library for the fuzzed account (templates with two versions, custom styles, a few
+    records to make templates from) and the quick templates' ids; made again when a case deleted
+    the account (the seeds went with it) or most of the seeds (DELETE /prompts/{record_id} is
+    steered to the first ids too)."""
+    user = env.ensure_account()
+    with env.container.uow() as uow:
+        alive = sum(uow.templates.get(i) is not None for i in SEEDED["templates"])
+        styles = sum(uow.custom_styles.get(i) is not None for i in SEEDED["styles"])
+        records = sum(uow.prompts.get(user.id, i) is not None for i in SEEDED["records"])
+    healthy = alive >= 2 and styles >= 1 and records >= 1
+    if SEEDED["owner"] == [user.id] and (healthy or len(SEEDED["rounds"]) >= SEED_ROUNDS):
+        return
+    SEEDED["rounds"].append(user.id)
+    client = env.app.test_client()
+    headers = env.fresh_headers()
+    SEEDED.update(owner=[user.id], templates=[], styles=[], records=[])
+    for i in range(SEEDED_TEMPLATES):
+        r = client.post("/api/v1/templates", headers=headers,
+                        json={"title": f"Seed template {i} {time.monotonic_ns()}", "body": TEMPLATE_BODY})
+        if r.status_code != 201:  # the library is full (500 templates): the cases keep what is there
+            break
+        SEEDED["templates"].append(r.json["id"])
+        client.patch(f"/api/v1/templates/{r.json['id']}", headers=headers,
+                     json={"body": TEMPLATE_BODY.replace("short", "very short")})
+    for i in range(SEEDED_STYLES):
+        r = client.post("/api/v1/custom-styles", headers=headers,
+                        json={"title": f"Seed style {i} {time.monotonic_ns()}", "instructions": "Be brief."})
+        if r.status_code != 201:
+            break
+        SEEDED["styles"].append(r.json["id"])
+    for i in range(2):
+        r = client.post("/api/v1/prompts", headers=headers, json={"prompt": f"seed idea {i}", "style": "general"})
+        assert r.status_code == 201, r.json
+        SEEDED["records"].append(r.json["id"])
+    SEEDED["quick"] = [t["id"] for t in client.get("/api/v1/quick-templates", headers=headers).json]
 
 
 @dataclass
@@ -176,6 +264,7 @@ def fuzz_env(tmp_path_factory, postgres_server_url):
             r = client.post("/api/v1/prompts", headers=env.fresh_headers(),
                             json={"prompt": f"seed prompt {i}", "style": "general"})
             assert r.status_code == 201, r.json
+        seed_library(env)
         env.figures = Figures()
         yield env
 
@@ -184,6 +273,8 @@ def fuzz_env(tmp_path_factory, postgres_server_url):
 def test_operation_conforms_to_the_document(case, fuzz_env: FuzzedApp):
     figures = fuzz_env.figures
     figures.started = figures.started or time.monotonic()
+    if case.operation.path.startswith(LIBRARY_PREFIXES) and figures.cases[case.operation.label] % 5 == 0:
+        seed_library(fuzz_env)  # for the cases generated after this one
     response = case.call_and_validate(headers=fuzz_env.fresh_headers(), checks=CHECKS, app=fuzz_env.app)
     figures.cases[case.operation.label] += 1
     figures.statuses[response.status_code] += 1

@@ -6,9 +6,11 @@ from flask_smorest import Api
 
 
 def register_api(api: Api) -> None:
-    from . import accounts, admin, billing, prompts
+    from . import accounts, admin, billing, library, prompts
 
     api.register_blueprint(accounts.blp)
     api.register_blueprint(prompts.blp)
     api.register_blueprint(admin.blp)
     api.register_blueprint(billing.blp)
+    api.register_blueprint(library.blp)
+    api.register_blueprint(library.styles_blp)

@@ -19,6 +19,8 @@ from ..deps import services
 from ..downloads import attachment
 from .auth import BEARER, current_actor, login_required
 from .errors import error_body, lookup
+from .library import check_json_body, import_request_body, read_upload
+from .library_schemas import HISTORY_ROWS_MAX, HistoryImportQuery, HistoryImportReportOut, HistoryRowIn
 from .parsing import Blueprint
 from .schemas import (
     ID_CONVERTER,
@@ -54,6 +56,7 @@ def record_dict(record: PromptRecord, quota: QuotaStatus | None = None) -> dict[
         "created_at": record.created_at,
         "latency_ms": record.latency_ms,
         "usage": record.usage,
+        "source": record.source,
         "quota": quota_dict(quota),
     }
 
@@ -196,6 +199,34 @@ class Export(MethodView):
     def get(self, args):
         """Export the whole history as CSV or JSON (an attachment)."""
         return attachment(services().exports().download(current_actor(), args["format"]))
+
+
+@blp.route("/prompts/import")
+class HistoryImportView(MethodView):
+    decorators = [login_required]
+
+    @blp.doc(security=BEARER)
+    @blp.doc(**import_request_body(
+        {"type": "array", "minItems": 1, "maxItems": HISTORY_ROWS_MAX, "items": HistoryRowIn},
+        "A history export (GET /prompts/export): its JSON array as the body, or the JSON or CSV file as the "
+        "field `file` of a form. At most 2 MiB."))
+    @blp.arguments(HistoryImportQuery, location="query")
+    @blp.response(200, HistoryImportReportOut)
+    @blp.alt_response(400, schema=ErrorOut, description="no body")
+    @blp.alt_response(401, schema=ErrorOut)
+    @blp.alt_response(413, schema=ErrorOut, description="payload_too_large: more than 2 MiB")
+    @blp.alt_response(415, schema=ErrorOut)
+    @blp.alt_response(422, schema=ErrorOut, description=(
+        "import_invalid: errors name every invalid row and field (rows.3.created_at); validation_error: the "
+        "file is not UTF-8 or not a history export. Nothing was written."))
+    def post(self, args):
+        """Import records from a history export, all or nothing. They keep their texts and times,
+        are marked `source: "import"`, spend no quota and are left out of the stats; records
+        already in your history are skipped, so importing a file twice adds nothing."""
+        data, fmt = read_upload()
+        if fmt == "json":
+            check_json_body(data, HistoryRowIn(many=True), list, "rows")
+        return services().history_import().import_history(current_actor(), data, fmt, args["dry_run"]).to_dict()
 
 
 @blp.route(f"/prompts/<{ID_CONVERTER}:record_id>")

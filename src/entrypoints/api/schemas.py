@@ -206,6 +206,8 @@ class RecordOut(Schema):
     created_at = fields.DateTime(required=True)
     latency_ms = fields.Integer(allow_none=True)
     usage = fields.Dict(allow_none=True)
+    source = Text(required=True, metadata={"enum": ["generation", "import"], "description": (
+        "import: read from a history export (POST /prompts/import); it spent no quota and is not in the stats.")})
     quota = fields.Nested(QuotaOut, allow_none=True)
 
 

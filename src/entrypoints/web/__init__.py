@@ -26,8 +26,10 @@ def register_web(app: Flask) -> None:
         docs,
         generator,
         i18n,
+        library_pages,
         probes,
         security_headers,
+        template_pages,
         views,
     )
 

@@ -62,18 +62,24 @@ def _preset_labels() -> dict[str, str]:
 # -- generator ----------------------------------------------------------------------------
 
 
-def _generate_form(user, record: PromptRecord | None = None) -> GenerateForm:
+def _generate_form(user, record: PromptRecord | None = None, prompt: str | None = None) -> GenerateForm:
     form = GenerateForm()
     language = current_language()
     styles = services().catalogue().list()
     form.style.choices = [(s.slug, s.title_in(language)) for s in styles]
     models = services().prompts().models
     form.model.choices = [(m, model_label(m)) for m in models]
-    if request.method == "GET":
+    if request.method == "GET" or prompt is not None:  # a prompt: another page's POST fills the box
+        if prompt is not None:
+            form.prompt.data = prompt
         if record is not None:
             form.prompt.data = record.original_prompt
             form.style.data = record.style
             form.model.data = record.model if record.model in models else None
+        if not form.style.data:  # the "Use" button of /styles: ?style=custom:<id>
+            from .library_pages import requested_style
+
+            form.style.data = requested_style(request.args.get("style"))
         if not form.style.data:
             default = user.settings.default_style
             form.style.data = default if any(s.slug == default for s in styles) else "general"
@@ -99,21 +105,33 @@ def result_context(record: PromptRecord) -> dict[str, Any]:
 
 
 def _render_app(user, form: GenerateForm, record: PromptRecord | None = None, status: int = 200,
-                error: str | None = None, feedback_errors: list[str] | None = None, quota=None):
+                error: str | None = None, feedback_errors: list[str] | None = None, quota=None,
+                quick: dict[str, Any] | None = None):
+    from .template_pages import quick_picker
+
     prompts = services().prompts()
     context: dict[str, Any] = {
         "form": form,
         "styles": services().catalogue().list(),
+        "custom_styles": services().custom_styles().list(current_actor()),
         "models": prompts.models,
         "quota": quota or prompts.quota(current_actor()),
         "max_chars": services().settings().max_prompt_chars,
         "error": error,
         "feedback_errors": feedback_errors or [],
         "resend_form": CsrfForm(),
+        "quick": quick if quick is not None else quick_picker(),
     }
     if record is not None:
         context.update(result_context(record))
     return render_template("app.html", **context), status
+
+
+def render_generator(prompt: str | None = None, status: int = 200, quick: dict[str, Any] | None = None):
+    """The generator answering another page's POST (a template filled in): the prompt box holds
+    ``prompt``, so the text never travels in a URL; ``quick`` is the picker with its errors."""
+    user = current_user()
+    return _render_app(user, _generate_form(user, prompt=prompt or ""), status=status, quick=quick)
 
 
 def _own_record(user, raw: Any) -> PromptRecord:

@@ -55,6 +55,10 @@ def styles_by_slug() -> dict:
 
 def style_title(slug: str) -> str:
     style = styles_by_slug().get(slug)
+    if style is None and slug.startswith("custom:"):  # one of the user's own styles (SPEC §13.3)
+        from .library_pages import custom_style_titles
+
+        return custom_style_titles().get(slug, slug)
     return style.title_in(current_language()) if style else slug
 
 

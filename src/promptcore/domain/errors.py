@@ -128,3 +128,21 @@ class ImportRejected(ValidationFailed):
     """An import with at least one invalid item: nothing was written (SPEC §13.4)."""
 
     default_message = "The file was not imported: some items are invalid. Nothing was written."
+
+
+def gather(checks: dict[str, Any]) -> dict[str, Any]:
+    """Run every check (name → a callable returning the clean value) and report all their
+    failures in one ValidationFailed, so a form shows every bad field at once."""
+    values: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    for name, check in checks.items():
+        try:
+            values[name] = check()
+        except ValidationFailed as exc:
+            for where, messages in exc.errors.items():
+                errors.setdefault(where, []).extend(messages)
+    if errors:
+        first = next(iter(errors.values()))[0]
+        raise ValidationFailed(errors, first if len(errors) == 1 else "Some fields are invalid: "
+                               + ", ".join(errors) + ".")
+    return values

@@ -18,7 +18,7 @@ from ..domain.custom_styles import (
     clean_instructions,
     custom_style_id,
 )
-from ..domain.errors import LimitReached, ValidationFailed
+from ..domain.errors import LimitReached, ValidationFailed, gather
 from ..domain.prompts import Style
 from ..domain.templates import clean_description, clean_title
 from ..ports import Clock, UnitOfWork
@@ -33,6 +33,10 @@ def _title(raw: Any) -> str:
     if len(title) > STYLE_TITLE_MAX:
         raise ValidationFailed.on("title", f"Use at most {STYLE_TITLE_MAX} characters (got {len(title)}).")
     return title
+
+
+def _description(raw: Any) -> str:
+    return clean_description(raw, limit=STYLE_DESCRIPTION_MAX)
 
 
 class CustomStyles:
@@ -69,9 +73,10 @@ class CustomStyles:
         return self.get(actor, style_id).as_style()
 
     def create(self, actor: Actor, title: Any, instructions: Any, description: Any = "") -> CustomStyle:
-        style = CustomStyle(owner_id=actor.user_id, title=_title(title),
-                            description=clean_description(description, limit=STYLE_DESCRIPTION_MAX),
-                            instructions=clean_instructions(instructions))
+        v = gather({"title": lambda: _title(title), "description": lambda: _description(description),
+                    "instructions": lambda: clean_instructions(instructions)})
+        style = CustomStyle(owner_id=actor.user_id, title=v["title"], description=v["description"],
+                            instructions=v["instructions"])
         with self._uow() as uow:
             if uow.custom_styles.count(actor.user_id) >= self._per_owner:
                 raise LimitReached(f"You can have at most {self._per_owner} styles; delete some first.")
@@ -82,15 +87,17 @@ class CustomStyles:
 
     def update(self, actor: Actor, style_id: int, title: Any = None, instructions: Any = None,
                description: Any = None) -> CustomStyle:
-        new_title = _title(title) if title is not None else None
-        new_instructions = clean_instructions(instructions) if instructions is not None else None
-        new_description = (clean_description(description, limit=STYLE_DESCRIPTION_MAX)
-                           if description is not None else None)
+        checks = {name: check for name, given, check in (
+            ("title", title, lambda: _title(title)),
+            ("description", description, lambda: _description(description)),
+            ("instructions", instructions, lambda: clean_instructions(instructions)),
+        ) if given is not None}
         with self._uow() as uow:
-            style = self._load(uow, actor, style_id, change=True)
-            style.title = new_title if new_title is not None else style.title
-            style.instructions = new_instructions if new_instructions is not None else style.instructions
-            style.description = new_description if new_description is not None else style.description
+            style = self._load(uow, actor, style_id, change=True)  # before the fields: a stranger gets 404
+            v = gather(checks)
+            style.title = v.get("title", style.title)
+            style.instructions = v.get("instructions", style.instructions)
+            style.description = v.get("description", style.description)
             style.updated_at = self._clock.now()
             uow.custom_styles.save(style)
             uow.commit()

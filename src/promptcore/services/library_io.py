@@ -314,7 +314,7 @@ class LibraryTransfer:
             if not isinstance(doc, dict) or doc.get("kind", LIBRARY_KIND) != LIBRARY_KIND:
                 raise ValidationFailed.on("file", "This is not a promptcore library export.")
             version = doc.get("schema_version")
-            if version != SCHEMA_VERSION:
+            if type(version) is not int or version != SCHEMA_VERSION:
                 raise ValidationFailed.on("schema_version", f"Unsupported schema_version {version!r}; this "
                                           f"server reads version {SCHEMA_VERSION}.")
             unknown = sorted(set(doc) - {"schema_version", "kind", "exported_at", "templates", "styles"})

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..domain.access import Actor, require_change, require_read
-from ..domain.errors import Forbidden, LimitReached, NotFound, TitleTaken, ValidationFailed
+from ..domain.errors import Forbidden, LimitReached, NotFound, TitleTaken, ValidationFailed, gather
 from ..domain.prompts import RecordStatus
 from ..domain.quota import QuotaStatus
 from ..domain.templates import (
@@ -35,6 +35,7 @@ from .improvement import Prompts
 __all__ = ["PAGE_MAX", "TemplateImprovement", "Templates", "free_title"]
 
 PAGE_MAX = 100
+_VERSION_MAX = 2**31 - 1  # the column's range
 _NOT_FOUND = "Template not found."
 
 
@@ -135,7 +136,7 @@ class Templates:
     def _version(uow: UnitOfWork, template_id: int, number: Any, field_name: str = "version") -> TemplateVersion:
         if not isinstance(number, int) or isinstance(number, bool) or number < 1:
             raise ValidationFailed.on(field_name, "Give a version number (1 or more).")
-        found = uow.templates.version(template_id, number)
+        found = uow.templates.version(template_id, number) if number <= _VERSION_MAX else None
         if found is None:
             raise NotFound(f"Version {number} of this template was not found.")
         return found
@@ -168,9 +169,11 @@ class Templates:
 
     def create(self, actor: Actor, title: Any, body: Any, description: Any = "", tags: Any = None,
                favourite: Any = False) -> Template:
-        template = Template(title=clean_title(title), body=clean_body(body), owner_id=actor.user_id,
-                            description=clean_description(description), tags=clean_tags(tags),
-                            favourite=_flag(favourite))
+        v = gather({"title": lambda: clean_title(title), "body": lambda: clean_body(body),
+                    "description": lambda: clean_description(description), "tags": lambda: clean_tags(tags),
+                    "favourite": lambda: _flag(favourite)})
+        template = Template(title=v["title"], body=v["body"], owner_id=actor.user_id, description=v["description"],
+                            tags=v["tags"], favourite=v["favourite"])
         with self._uow() as uow:
             self._check_room(uow, actor)
             template.created_at = template.updated_at = self._clock.now()
@@ -182,24 +185,32 @@ class Templates:
                description: Any = None, tags: Any = None, favourite: Any = None,
                note: str | None = None) -> Template:
         """Change what is given. A new body that differs from the latest version makes a new
-        version; title, description, tags and the favourite flag change in place."""
-        new_title = clean_title(title) if title is not None else None
-        new_body = clean_body(body) if body is not None else None
-        new_description = clean_description(description) if description is not None else None
-        new_tags = clean_tags(tags) if tags is not None else None
-        new_favourite = _flag(favourite) if favourite is not None else None
+        version; title, description, tags and the favourite flag change in place. Marking a
+        favourite alone does not count as a change (the template keeps its place in the list)."""
+        checks = {name: check for name, given, check in (
+            ("title", title, lambda: clean_title(title)),
+            ("body", body, lambda: clean_body(body)),
+            ("description", description, lambda: clean_description(description)),
+            ("tags", tags, lambda: clean_tags(tags)),
+            ("favourite", favourite, lambda: _flag(favourite)),
+        ) if given is not None}
         with self._uow() as uow:
+            # the access check first: a stranger learns nothing, even from bad fields
             template = self._load(uow, actor, template_id, change=True)
+            v = gather(checks)
             now = self._clock.now()
-            if new_title is not None:
-                template.title = new_title
-            if new_description is not None:
-                template.description = new_description
-            if new_tags is not None:
-                template.tags = new_tags
-            if new_favourite is not None:
-                template.favourite = new_favourite
-            template.updated_at = now
+            changed = False
+            for name in ("title", "description", "tags"):
+                if name in v and v[name] != getattr(template, name):
+                    setattr(template, name, v[name])
+                    changed = True
+            new_body = v.get("body")
+            if new_body is not None and new_body != template.body:
+                changed = True
+            if "favourite" in v:
+                template.favourite = v["favourite"]
+            if changed:
+                template.updated_at = now
             uow.templates.save(template)
             if new_body is not None and new_body != template.body:
                 uow.templates.add_version(template, new_body, actor.user_id, now, note)
