@@ -16,6 +16,7 @@ from promptcore.domain.notifications import SentNotification
 from promptcore.domain.prompts import Improvement, ImprovementRequest, PromptRecord, RecordStatus, Style
 from promptcore.domain.quick_templates import QUICK_TEMPLATES
 from promptcore.domain.quota import UnitSource, UnitStatus
+from promptcore.domain.teams import Invitation, Member, Team, TeamRole
 from promptcore.domain.templates import Template, TemplateVersion
 from promptcore.domain.users import ACCESS_TOKEN_TTL, User
 from promptcore.ports import (
@@ -23,6 +24,7 @@ from promptcore.ports import (
     Clock,
     CustomStyleRepository,
     DuplicateEmail,
+    InvitationRepository,
     LoginFailureRepository,
     Mailer,
     MailMessage,
@@ -40,6 +42,7 @@ from promptcore.ports import (
     RefreshTokenRow,
     SignedTokenCodec,
     StyleRepository,
+    TeamRepository,
     TemplateRepository,
     UnitOfWork,
     UserRepository,
@@ -117,6 +120,10 @@ class FakeStore:
     payments: dict[int, Any] = field(default_factory=dict)
     refunds: dict[int, Any] = field(default_factory=dict)
     billing_events: dict[str, datetime] = field(default_factory=dict)
+    # teams: the teams, their memberships by (team id, user id), the invitations
+    teams: dict[int, Team] = field(default_factory=dict)
+    team_members: dict[tuple[int, int], Member] = field(default_factory=dict)
+    invitations: dict[int, Invitation] = field(default_factory=dict)
     ids: Any = field(default_factory=lambda: itertools.count(1))
 
 
@@ -172,6 +179,14 @@ class FakeUserRepository(UserRepository):
             self.s.template_versions.pop(key, None)
         for key in [k for k, c in self.s.custom_styles.items() if c.owner_id == user_id]:
             del self.s.custom_styles[key]
+        for key in [k for k in self.s.team_members if k[1] == user_id]:  # a team may be left ownerless
+            del self.s.team_members[key]
+        for team in self.s.teams.values():  # ON DELETE SET NULL
+            if team.created_by == user_id:
+                team.created_by = None
+        for invitation in self.s.invitations.values():
+            if invitation.invited_by == user_id:
+                invitation.invited_by = None
         for versions in self.s.template_versions.values():  # ON DELETE SET NULL
             for version in versions:
                 if version.author_id == user_id:
@@ -595,6 +610,153 @@ class FakeCustomStyleRepository(CustomStyleRepository):
         return sum(1 for c in self.s.custom_styles.values() if c.owner_id == owner_id)
 
 
+def _listing_order(member: Member) -> tuple[int, str, int]:
+    return -member.role.rank, member.email or "", member.user_id
+
+
+class FakeTeamRepository(TeamRepository):
+    """As SqlTeamRepository: a membership carries its user's e-mail and name when read; locks do
+    nothing (one fake unit of work runs at a time)."""
+
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def add(self, team: Team, owner_id: int, now: datetime) -> Team:
+        team.id, team.created_at = next(self.s.ids), now
+        self.s.teams[team.id] = dataclasses.replace(copy.deepcopy(team), created_at=_utc(now))
+        self.s.team_members[(team.id, owner_id)] = Member(team.id, owner_id, TeamRole.OWNER, _utc(now))
+        return team
+
+    def get(self, team_id: int) -> Team | None:
+        return copy.deepcopy(self.s.teams.get(team_id))
+
+    def rename(self, team_id: int, name: str) -> None:
+        if team_id in self.s.teams:
+            self.s.teams[team_id].name = name
+
+    def delete(self, team_id: int) -> None:
+        self.s.teams.pop(team_id, None)
+        for key in [k for k in self.s.team_members if k[0] == team_id]:
+            del self.s.team_members[key]
+        for key in [k for k, i in self.s.invitations.items() if i.team_id == team_id]:
+            del self.s.invitations[key]
+
+    def _out(self, member: Member) -> Member:
+        user = self.s.users.get(member.user_id)
+        return dataclasses.replace(copy.deepcopy(member), email=user.email if user else None,
+                                   name=user.name if user else None)
+
+    def of_user(self, user_id: int) -> list[tuple[Team, TeamRole]]:
+        found = [(copy.deepcopy(self.s.teams[team_id]), m.role) for (team_id, uid), m in self.s.team_members.items()
+                 if uid == user_id and team_id in self.s.teams]
+        return sorted(found, key=lambda pair: (pair[0].name.casefold(), pair[0].id))
+
+    def roles_of(self, user_id: int) -> dict[int, str]:
+        return {team_id: m.role.value for (team_id, uid), m in self.s.team_members.items() if uid == user_id}
+
+    def count_created_by(self, user_id: int) -> int:
+        return sum(1 for team in self.s.teams.values() if team.created_by == user_id)
+
+    def members(self, team_id: int) -> list[Member]:
+        return sorted((self._out(m) for (tid, _uid), m in self.s.team_members.items() if tid == team_id),
+                      key=_listing_order)
+
+    def member(self, team_id: int, user_id: int, lock: bool = False) -> Member | None:
+        member = self.s.team_members.get((team_id, user_id))
+        return self._out(member) if member else None
+
+    def lock_team(self, team_id: int) -> None:
+        pass
+
+    def add_member(self, member: Member) -> bool:
+        key = (member.team_id, member.user_id)
+        if key in self.s.team_members:
+            return False
+        if member.team_id not in self.s.teams or member.user_id not in self.s.users:
+            raise ValueError("a membership of an unknown team or user (a foreign key violation in SQL)")
+        self.s.team_members[key] = dataclasses.replace(copy.deepcopy(member), joined_at=_utc(member.joined_at),
+                                                       email=None, name=None)
+        return True
+
+    def set_role(self, team_id: int, user_id: int, role: TeamRole) -> None:
+        if (team_id, user_id) in self.s.team_members:
+            self.s.team_members[(team_id, user_id)].role = role
+
+    def set_cap(self, team_id: int, user_id: int, cap: int | None) -> None:
+        if (team_id, user_id) in self.s.team_members:
+            self.s.team_members[(team_id, user_id)].daily_cap = cap
+
+    def remove_member(self, team_id: int, user_id: int) -> None:
+        self.s.team_members.pop((team_id, user_id), None)
+
+    def count_owners(self, team_id: int) -> int:
+        return sum(1 for (tid, _uid), m in self.s.team_members.items() if tid == team_id and m.role is TeamRole.OWNER)
+
+    def count_members(self, team_id: int) -> int:
+        return sum(1 for tid, _uid in self.s.team_members if tid == team_id)
+
+    def all(self, limit: int, after_id: int | None = None) -> list[tuple[Team, list[Member]]]:
+        teams = sorted((team for team in self.s.teams.values() if after_id is None or team.id > after_id),
+                       key=lambda team: team.id)[:limit]
+        return [(copy.deepcopy(team), self.members(team.id)) for team in teams]
+
+
+class FakeInvitationRepository(InvitationRepository):
+    """As SqlInvitationRepository: addresses stored lower-cased; using an invitation changes it only
+    while it is neither accepted nor revoked."""
+
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def add(self, invitation: Invitation) -> Invitation:
+        if any(i.token_hash == invitation.token_hash for i in self.s.invitations.values()):
+            raise ValueError("a token hash is unique (an IntegrityError in SQL)")
+        if invitation.team_id not in self.s.teams:
+            raise ValueError("an invitation to an unknown team (a foreign key violation in SQL)")
+        invitation.email = invitation.email.lower()
+        invitation.id = next(self.s.ids)
+        self.s.invitations[invitation.id] = dataclasses.replace(
+            copy.deepcopy(invitation), created_at=_utc(invitation.created_at), expires_at=_utc(invitation.expires_at),
+            accepted_at=_utc(invitation.accepted_at), revoked_at=_utc(invitation.revoked_at))
+        return invitation
+
+    def get(self, invitation_id: int) -> Invitation | None:
+        return copy.deepcopy(self.s.invitations.get(invitation_id))
+
+    def by_token_hash(self, token_hash: str) -> Invitation | None:
+        return next((copy.deepcopy(i) for i in self.s.invitations.values() if i.token_hash == token_hash), None)
+
+    def pending(self, team_id: int, now: datetime) -> list[Invitation]:
+        rows = [i for i in self.s.invitations.values() if i.team_id == team_id and i.pending(now)]
+        return copy.deepcopy(sorted(rows, key=lambda i: (i.created_at, i.id), reverse=True))
+
+    def pending_for(self, team_id: int, email: str, now: datetime) -> Invitation | None:
+        rows = [i for i in self.s.invitations.values()
+                if i.team_id == team_id and i.email == email.lower() and i.pending(now)]
+        return copy.deepcopy(max(rows, key=lambda i: i.id)) if rows else None
+
+    def count_pending(self, team_id: int, now: datetime) -> int:
+        return len(self.pending(team_id, now))
+
+    def replace_token(self, invitation_id: int, token_hash: str, now: datetime, expires_at: datetime) -> None:
+        invitation = self.s.invitations.get(invitation_id)
+        if invitation is not None:
+            invitation.token_hash, invitation.expires_at = token_hash, _utc(expires_at)
+
+    def _use(self, invitation_id: int, field_name: str, now: datetime) -> bool:
+        invitation = self.s.invitations.get(invitation_id)
+        if invitation is None or invitation.accepted_at is not None or invitation.revoked_at is not None:
+            return False
+        setattr(invitation, field_name, _utc(now))
+        return True
+
+    def mark_accepted(self, invitation_id: int, now: datetime) -> bool:
+        return self._use(invitation_id, "accepted_at", now)
+
+    def mark_revoked(self, invitation_id: int, now: datetime) -> bool:
+        return self._use(invitation_id, "revoked_at", now)
+
+
 class FakeUnitOfWork(UnitOfWork):
     """Copies the store on entry and writes it back on commit, so an uncommitted change is lost.
     ``read_only=True``: as SqlUnitOfWork(read_only=True), a unit that cannot commit."""
@@ -623,6 +785,8 @@ class FakeUnitOfWork(UnitOfWork):
         self.billing_events = FakeBillingEventRepository(self._work)
         self.templates = FakeTemplateRepository(self._work)
         self.custom_styles = FakeCustomStyleRepository(self._work)
+        self.teams = FakeTeamRepository(self._work)
+        self.invitations = FakeInvitationRepository(self._work)
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -163,6 +163,31 @@ _TEXTS: dict[str, dict[str, tuple[str, list[str], str | None]]] = {
                 "Оформить подписку снова можно в любой момент."],
                "Посмотреть тарифы"),
     },
+    # -- teams (SPEC §14) -------------------------------------------------------------------------
+    # The team's name is the inviter's own text: it is a value here (never read as a template), the
+    # HTML part escapes it, and the subject is kept to one line (see _one_line).
+    "team_invitation": {
+        "en": ("Invitation to the team “{{ team }}” on promptcore",
+               ["Hello,",
+                "{{ inviter }} invited you to join the team “{{ team }}” on promptcore as {{ role_name }}.",
+                "The invitation is valid until {{ expires_at }} and works once, for the promptcore account with "
+                "this address: sign in (or register with this address) and accept it.",
+                "If you do not know the sender, ignore this message: nothing happens without you."],
+               "Accept the invitation"),
+        "ru": ("Приглашение в команду «{{ team }}» в promptcore",
+               ["Здравствуйте!",
+                "{{ inviter }} приглашает вас в команду «{{ team }}» в promptcore с ролью «{{ role_name }}».",
+                "Приглашение действует до {{ expires_at }} и срабатывает один раз, для аккаунта promptcore с этим "
+                "адресом: войдите (или зарегистрируйтесь с этим адресом) и примите его.",
+                "Если вы не знаете отправителя, просто проигнорируйте письмо: без вас ничего не произойдёт."],
+               "Принять приглашение"),
+    },
+}
+
+# A team role as the team_invitation mail names it.
+_ROLE_NAMES = {
+    "en": {"owner": "an owner", "admin": "an admin", "member": "a member"},
+    "ru": {"owner": "владелец", "admin": "администратор", "member": "участник"},
 }
 
 # The kinds and the context keys each needs are the port's contract: promptcore.ports.mail.MAIL_KINDS.
@@ -176,6 +201,15 @@ def _written(value: Any, language: str) -> Any:
     if isinstance(value, date):
         return format_date(value, "d MMMM y", locale=language)
     return value
+
+def _one_line(text: str, limit: int = 200) -> str:
+    """A header value from text that may hold user input (a team's name): line breaks and other
+    whitespace runs become one space, other control characters go, and it is cut to ``limit``
+    characters, so it can never end the header or start another."""
+    line = "".join(ch if ch.isprintable() or ch.isspace() else "" for ch in text)
+    line = " ".join(line.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
 
 _HTML = """<!doctype html>
 <html lang="{{ lang }}"><head><meta charset="utf-8"><title>{{ subject }}</title></head>
@@ -211,6 +245,9 @@ class JinjaMailTemplates(MailTemplates):
         lang = language if language in texts else "en"
         subject, paragraphs, button = texts[lang]
         ctx = {"name": None, **{key: _written(value, lang) for key, value in context.items()}}
+        if "role" in ctx:
+            ctx["role_name"] = _ROLE_NAMES[lang].get(ctx["role"], ctx["role"])
+        subject = _one_line(self._text_env.from_string(subject).render(**ctx))
         rendered = [self._text_env.from_string(p).render(**ctx) for p in paragraphs]
         link = ctx.get("link") or ctx.get("upgrade_url")
         text = "\n\n".join(rendered)

@@ -21,6 +21,7 @@ from promptcore.services.library_io import HistoryImport, LibraryTransfer
 from promptcore.services.notifications import LimitNotices
 from promptcore.services.quota import Quota
 from promptcore.services.styles import StyleCatalogue
+from promptcore.services.teams import Teams
 from promptcore.services.templates import Templates
 
 from .config import Settings
@@ -165,6 +166,8 @@ class Container(containers.DeclarativeContainer):
                                                    max_chars=settings.provided.max_prompt_chars)
     exports = providers.ThreadSafeSingleton(HistoryExport, uow=read_uow.provider, clock=clock)
     admin = providers.ThreadSafeSingleton(Admin, uow=uow.provider, clock=clock)
+    teams = providers.ThreadSafeSingleton(Teams, uow=uow.provider, clock=clock, mail=mail_templates,
+                                          base_url=settings.provided.base_url)
 
     # Billing (§12): the gateway, or None when payments are off (the use cases answer 503).
     payment_gateway = providers.Selector(

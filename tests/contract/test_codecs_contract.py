@@ -110,7 +110,9 @@ CONTEXT = {"link": LINK, "name": "Ann", "login_url": "http://promptcore.test/log
            "limit": 3, "resets_at": datetime(2026, 1, 16, 9, 5, tzinfo=timezone.utc),
            "upgrade_url": "http://promptcore.test/pricing", "amount": "490.00 ₽", "plan": "Pro",
            "period_end": datetime(2026, 2, 14, 12, 0, tzinfo=timezone.utc),
-           "grace_until": datetime(2026, 2, 17, 12, 0, tzinfo=timezone.utc)}
+           "grace_until": datetime(2026, 2, 17, 12, 0, tzinfo=timezone.utc),
+           "team": "Support desk", "inviter": "bob@example.com", "role": "admin",
+           "expires_at": datetime(2026, 1, 23, 9, 5, tzinfo=timezone.utc)}
 
 
 def test_the_fake_needs_the_same_context_as_the_templates():
@@ -129,7 +131,7 @@ def test_every_kind_renders_a_message_to_the_address_with_the_link(templates, ki
     message = templates.render(kind, "ru", "ann@example.com", CONTEXT)
     assert (message.to, message.kind) == ("ann@example.com", kind)
     assert message.subject and message.text and message.html
-    if kind in ("confirm_email", "reset_password", "change_email"):  # the kinds that carry a link
+    if kind in ("confirm_email", "reset_password", "change_email", "team_invitation"):  # the kinds with a link
         assert LINK in message.text and LINK in message.html
     assert message.subject != templates.render(kind, "en", "ann@example.com", CONTEXT).subject
 

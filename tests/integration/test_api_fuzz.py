@@ -45,12 +45,16 @@ from schemathesis.specs.openapi.checks import (
 
 from promptcore.domain.catalogue import STYLES
 from promptcore.domain.prompts import FEEDBACK_MAX
+from promptcore.domain.teams import invitation_token_hash
 from tests.conftest import fresh_postgres_database, make_settings
 from tests.integration.fuzz_support import (
+    EMAIL,
     MODELS,
+    PASSWORD,
     FuzzedApp,
     fuzzed_app,
 )
+from tests.integration.team_support import last_token
 
 OPENAPI = "/api/v1/openapi.json"
 SEEDED_RECORDS = 5
@@ -130,6 +134,14 @@ SEEDED: dict[str, list[int]] = {"owner": [], "templates": [], "quick": [], "styl
                                 "rounds": []}
 SEED_ROUNDS = 10  # a library that stays full or empty is not seeded again and again
 TEMPLATE_BODY = "Write a {{kind}} about {{ topic }} for {{audience}}.\nKeep it short."
+# Teams (SPEC §14): a team the fuzzed account owns, with a teammate (an admin) and pending
+# invitations, and an invitation to the fuzzed account's own address from the teammate's team, all
+# seeded by seed_teams; map_case steers team, member and invitation ids and the accept token to them.
+TEAM_PREFIX = "/api/v1/teams/{team_id}"
+ACCEPT_OPERATION = "/api/v1/invitations/accept"
+TEAMMATE = "fuzz-teammate@example.com"
+SEEDED_INVITATIONS = 3
+TEAMS: dict[str, list] = {"team": [], "members": [], "invitations": [], "tokens": [], "rounds": []}
 ID_OPERATIONS = ("/api/v1/prompts/{record_id}", "/api/v1/admin/users/{user_id}",
                  "/api/v1/billing/payments/{payment_id}", "/api/v1/admin/payments/{payment_id}/refund")
 
@@ -150,6 +162,8 @@ def map_case(context, case):
         return case
     if case.operation.path.startswith(LIBRARY_PREFIXES):
         return _steer_library(case, pick // 2)
+    if case.operation.path.startswith(TEAM_PREFIX) or case.operation.path == ACCEPT_OPERATION:
+        return _steer_teams(case, pick // 2)
     if case.operation.path in ID_OPERATIONS and case.path_parameters:
         (name,) = case.path_parameters
         case.path_parameters[name] = 1 + pick // 2 % (SEEDED_RECORDS + 2)
@@ -246,6 +260,99 @@ def seed_library(env: FuzzedApp) -> None:
     SEEDED["quick"] = [t["id"] for t in client.get("/api/v1/quick-templates", headers=headers).json]
 
 
+def _steer_teams(case, pick):
+    """Team cases aimed at the seeded team, its members (the fuzzed owner and the teammate) and its
+    pending invitations; an invitation to a new address; the accept token of the invitation
+    addressed to the fuzzed account."""
+    params = case.path_parameters or {}
+    if "team_id" in params:
+        params["team_id"] = _one_of(TEAMS["team"], pick)
+    if "user_id" in params:
+        params["user_id"] = _one_of(TEAMS["members"], pick)
+    if "invitation_id" in params:
+        params["invitation_id"] = _one_of(TEAMS["invitations"], pick)
+    body = case.body
+    if isinstance(body, dict):
+        if case.operation.path == ACCEPT_OPERATION and TEAMS["tokens"]:
+            body["token"] = TEAMS["tokens"][-1]
+        elif case.operation.path.endswith("/invitations") and case.method.upper() == "POST":
+            body["email"] = f"fuzz-guest-{pick % 100_000}@example.com"
+    return case
+
+
+def _bearer(env: FuzzedApp, user) -> dict[str, str]:
+    token = env.container.access_tokens().issue(user.id, user.role.value, env.container.clock().now(),
+                                                user.session_generation)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _invitation_token(client, env: FuzzedApp, headers, team_id: int, email: str, role: str) -> str | None:
+    r = client.post(f"/api/v1/teams/{team_id}/invitations", headers=headers, json={"email": email, "role": role})
+    return last_token(env.container, email) if r.status_code == 201 else None
+
+
+def seed_teams(env: FuzzedApp) -> None:
+    """A team of the fuzzed account (its owner) with the teammate as an admin and a few pending
+    invitations, and a pending invitation to the fuzzed account from the teammate's team; made
+    again when a case deleted the team, removed a member, used up the invitations or accepted the
+    token (or the account itself was deleted and made again)."""
+    user = env.ensure_account()
+    container = env.container
+    now = container.clock().now()
+    with container.uow() as uow:
+        mate = uow.users.get_by_email(TEAMMATE)
+        team_id = TEAMS["team"][0] if TEAMS["team"] else None
+        healthy = (
+            mate is not None and mate.is_active and team_id is not None
+            and uow.teams.roles_of(user.id).get(team_id) == "owner"
+            and uow.teams.member(team_id, mate.id) is not None
+            and sum((i := uow.invitations.get(n)) is not None and i.pending(now) for n in TEAMS["invitations"]) >= 1
+            and any((i := uow.invitations.by_token_hash(invitation_token_hash(t))) is not None and i.pending(now)
+                    for t in TEAMS["tokens"]))
+    if healthy or len(TEAMS["rounds"]) >= SEED_ROUNDS:
+        return
+    TEAMS["rounds"].append(user.id)
+    client = env.app.test_client()
+    headers = env.fresh_headers()
+    mate = container.accounts().create_admin(TEAMMATE, PASSWORD)  # exists, active and confirmed again
+    mate_headers = _bearer(env, mate)
+
+    # POST /teams is fuzzed too: make room under the per-user limit of teams
+    name = {"name": f"Seed team {time.monotonic_ns()}"}
+    r = client.post("/api/v1/teams", headers=headers, json=name)
+    if r.status_code == 409:
+        for team in client.get("/api/v1/teams", headers=headers).json:
+            if team["role"] == "owner":
+                client.delete(f"/api/v1/teams/{team['id']}", headers=headers)
+        r = client.post("/api/v1/teams", headers=headers, json=name)
+    assert r.status_code == 201, r.json
+    team_id = r.json["id"]
+    token = _invitation_token(client, env, headers, team_id, TEAMMATE, "admin")
+    assert token, "the teammate could not be invited"
+    assert client.post(ACCEPT_OPERATION, headers=mate_headers, json={"token": token}).status_code == 200
+    invitations = []
+    for i in range(SEEDED_INVITATIONS):
+        r = client.post(f"/api/v1/teams/{team_id}/invitations", headers=headers,
+                        json={"email": f"fuzz-seed-{i}-{time.monotonic_ns()}@example.com"})
+        if r.status_code == 201:
+            invitations.append(r.json["id"])
+
+    # the teammate's own team invites the fuzzed account: a token POST /invitations/accept can use
+    theirs = [t["id"] for t in client.get("/api/v1/teams", headers=mate_headers).json if t["role"] == "owner"]
+    if theirs:
+        mate_team = theirs[0]
+        client.delete(f"/api/v1/teams/{mate_team}/members/{user.id}", headers=mate_headers)  # joined earlier
+        for invitation in client.get(f"/api/v1/teams/{mate_team}/invitations", headers=mate_headers).json:
+            client.delete(f"/api/v1/teams/{mate_team}/invitations/{invitation['id']}", headers=mate_headers)
+    else:
+        r = client.post("/api/v1/teams", headers=mate_headers, json={"name": "Teammate's team"})
+        assert r.status_code == 201, r.json
+        mate_team = r.json["id"]
+    accept_token = _invitation_token(client, env, mate_headers, mate_team, EMAIL, "member")
+    TEAMS.update(team=[team_id], members=[user.id, mate.id], invitations=invitations,
+                 tokens=[accept_token] if accept_token else [])
+
+
 @dataclass
 class Figures:
     started: float = 0.0
@@ -265,6 +372,7 @@ def fuzz_env(tmp_path_factory, postgres_server_url):
                             json={"prompt": f"seed prompt {i}", "style": "general"})
             assert r.status_code == 201, r.json
         seed_library(env)
+        seed_teams(env)
         env.figures = Figures()
         yield env
 
@@ -275,6 +383,9 @@ def test_operation_conforms_to_the_document(case, fuzz_env: FuzzedApp):
     figures.started = figures.started or time.monotonic()
     if case.operation.path.startswith(LIBRARY_PREFIXES) and figures.cases[case.operation.label] % 5 == 0:
         seed_library(fuzz_env)  # for the cases generated after this one
+    team_case = case.operation.path.startswith(TEAM_PREFIX) or case.operation.path == ACCEPT_OPERATION
+    if team_case and figures.cases[case.operation.label] % 5 == 0:
+        seed_teams(fuzz_env)
     response = case.call_and_validate(headers=fuzz_env.fresh_headers(), checks=CHECKS, app=fuzz_env.app)
     figures.cases[case.operation.label] += 1
     figures.statuses[response.status_code] += 1

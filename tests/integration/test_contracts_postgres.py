@@ -11,6 +11,7 @@ from tests.contract.test_library_contract import *  # noqa: F403
 from tests.contract.test_mail_contract import *  # noqa: F403
 from tests.contract.test_notifications_contract import *  # noqa: F403
 from tests.contract.test_prompts_contract import *  # noqa: F403
+from tests.contract.test_teams_contract import *  # noqa: F403
 
 pytestmark = pytest.mark.postgres
 
@@ -20,3 +21,8 @@ def backend(postgres_url):
     made = SqlBackend(postgres_url)
     yield made
     made.close()
+
+
+@pytest.fixture
+def sql_backend(backend):
+    return backend

@@ -221,3 +221,46 @@ def test_create_admin_and_set_limit(accounts, store):
     assert accounts.set_daily_limit("root@example.com", None).daily_limit is None
     with pytest.raises(ValidationFailed):
         accounts.set_daily_limit("root@example.com", -1)
+
+
+# -- teams and account deletion (issue 13) ------------------------------------------------------------
+
+def _team_of(store, owner_id, *members):
+    from datetime import datetime, timezone
+
+    from promptcore.domain.teams import Member, Team, TeamRole
+    from tests.fakes import FakeUnitOfWork
+
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    with FakeUnitOfWork(store) as uow:
+        team = uow.teams.add(Team(name="Crew", created_by=owner_id), owner_id, now)
+        for user_id, role in members:
+            uow.teams.add_member(Member(team_id=team.id, user_id=user_id, role=role, joined_at=now))
+        uow.commit()
+    return team.id, TeamRole
+
+
+def test_the_last_owner_of_a_team_with_members_cannot_delete_the_account(accounts, store):
+    from promptcore.domain.errors import LastOwner
+
+    ada = register_confirmed(accounts, store)
+    bob = register_confirmed(accounts, store, "bob@example.com")
+    ada_id, bob_id = ada.id, bob.id
+    from promptcore.domain.teams import TeamRole
+
+    team_id, _ = _team_of(store, ada_id, (bob_id, TeamRole.MEMBER))
+    with pytest.raises(LastOwner):
+        accounts.delete_account(Actor(ada_id), PW)
+    assert ada_id in store.users and team_id in store.teams
+    # with a second owner, the account goes and the team stays with its other owner
+    store.team_members[(team_id, bob_id)].role = TeamRole.OWNER
+    accounts.delete_account(Actor(ada_id), PW)
+    assert ada_id not in store.users and team_id in store.teams
+
+
+def test_a_team_of_one_goes_with_its_only_member(accounts, store):
+    ada = register_confirmed(accounts, store)
+    ada_id = ada.id
+    team_id, _ = _team_of(store, ada_id)
+    accounts.delete_account(Actor(ada_id), PW)
+    assert ada_id not in store.users and team_id not in store.teams

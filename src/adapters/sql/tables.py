@@ -371,3 +371,46 @@ custom_styles = Table(
     UniqueConstraint("owner_id", "title_key"),
     sqlite_autoincrement=True,
 )
+
+
+# -- teams (SPEC §14) ---------------------------------------------------------------------------
+# A deleted user's memberships go with them; a team whose last owner was deleted stays, ownerless
+# (an administrator sees it in the admin list). Invitation addresses are stored lower-cased; only
+# the SHA-256 of an invitation token is stored.
+
+teams = Table(
+    "teams",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False),
+    Column("created_by", Id, ForeignKey("users.id", ondelete="SET NULL"), index=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+team_members = Table(
+    "team_members",
+    metadata,
+    Column("team_id", Id, ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True),
+    Column("role", String(16), nullable=False),
+    Column("daily_cap", Integer),
+    Column("joined_at", UtcDateTime, nullable=False),
+)
+
+team_invitations = Table(
+    "team_invitations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("team_id", Id, ForeignKey("teams.id", ondelete="CASCADE"), nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("invited_by", Id, ForeignKey("users.id", ondelete="SET NULL"), index=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("accepted_at", UtcDateTime),
+    Column("revoked_at", UtcDateTime),
+    Index("ix_team_invitations_team_email", "team_id", "email"),
+    sqlite_autoincrement=True,
+)

@@ -14,6 +14,7 @@ from .engine import mark_read_only
 from .repositories import (
     SqlBillingEventRepository,
     SqlCustomStyleRepository,
+    SqlInvitationRepository,
     SqlLoginFailureRepository,
     SqlMailRequestRepository,
     SqlNotificationRepository,
@@ -26,6 +27,7 @@ from .repositories import (
     SqlRefundRepository,
     SqlStyleRepository,
     SqlSubscriptionRepository,
+    SqlTeamRepository,
     SqlTemplateRepository,
     SqlUserRepository,
 )
@@ -74,6 +76,8 @@ class SqlUnitOfWork(UnitOfWork):
         self.notifications = SqlNotificationRepository(conn)
         self.templates = SqlTemplateRepository(conn)
         self.custom_styles = SqlCustomStyleRepository(conn)
+        self.teams = SqlTeamRepository(conn)
+        self.invitations = SqlInvitationRepository(conn)
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:

@@ -6,7 +6,7 @@ from flask_smorest import Api
 
 
 def register_api(api: Api) -> None:
-    from . import accounts, admin, billing, library, prompts
+    from . import accounts, admin, billing, library, prompts, teams
 
     api.register_blueprint(accounts.blp)
     api.register_blueprint(prompts.blp)
@@ -14,3 +14,4 @@ def register_api(api: Api) -> None:
     api.register_blueprint(billing.blp)
     api.register_blueprint(library.blp)
     api.register_blueprint(library.styles_blp)
+    api.register_blueprint(teams.blp)

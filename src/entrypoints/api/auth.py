@@ -11,6 +11,7 @@ from promptcore.domain.access import Actor
 from promptcore.domain.errors import Unauthenticated
 from promptcore.domain.users import User
 
+from ..actor import build_actor
 from ..deps import services
 
 BEARER = [{"bearerAuth": []}, {"oauth2": []}]
@@ -40,7 +41,7 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         user = _authenticate()
         g.api_user = user
-        g.actor = Actor.of(user)
+        g.actor = build_actor(user)
         return view(*args, **kwargs)
 
     return wrapper

@@ -28,6 +28,8 @@ ERROR_TABLE: dict[type[core.PromptcoreError], tuple[int, str]] = {
     core.ValidationFailed: (422, "validation_error"),
     core.TitleTaken: (409, "title_taken"),
     core.LimitReached: (409, "limit_reached"),
+    core.LastOwner: (409, "last_owner"),
+    core.HasPaidPlan: (409, "team_has_paid_plan"),
     core.Conflict: (409, "conflict"),
     core.VariablesChanged: (422, "variables_changed"),
     core.InvalidCredentials: (401, "invalid_credentials"),

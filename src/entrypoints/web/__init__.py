@@ -29,6 +29,7 @@ def register_web(app: Flask) -> None:
         library_pages,
         probes,
         security_headers,
+        team_pages,
         template_pages,
         views,
     )

@@ -11,6 +11,7 @@ from ..deps import services
 from .forms import CsrfForm
 from .messages import translate
 from .session import current_actor, current_user, login_required, safe_next
+from .team_pages import admin_teams
 from .views import bp
 
 
@@ -24,8 +25,10 @@ def admin():
     except ValidationFailed:
         users, next_cursor = services().admin().list_users(current_actor(), query or None, None)
     quota = services().quota()
+    teams, teams_next = admin_teams()
     return render_template("admin.html", users=users, next_cursor=next_cursor, query=query,
-                           row_form=CsrfForm(), me=current_user(), limits={u.id: quota.limit_of(u) for u in users})
+                           row_form=CsrfForm(), me=current_user(), limits={u.id: quota.limit_of(u) for u in users},
+                           teams=teams, teams_next=teams_next)
 
 
 @bp.post("/admin/users/<int:user_id>")

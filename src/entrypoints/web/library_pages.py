@@ -48,7 +48,7 @@ from ..api.errors import lookup
 from ..deps import services
 from ..downloads import attachment
 from .forms import CsrfForm, Form, apply_errors
-from .messages import N_
+from .messages import translate
 from .session import current_actor, current_user, login_required
 from .views import bp
 
@@ -90,105 +90,6 @@ def _too_large(error: RequestEntityTooLarge):
         kind = "history" if endpoint.startswith("web.history") else "library"
         return _import_page(kind, 413, problem=_problem(TooLarge(IMPORT_MAX_BYTES)))
     return page_error(error)
-
-
-# -- the core's words in the page's language ------------------------------------------------------
-
-LIBRARY_MESSAGES = (
-    N_("Style not found."),
-    N_("A custom style is written custom:<id>, with the id of one of your styles."),
-    N_("Enter the title as text."),
-    N_("The title contains a NUL character."),
-    N_("Enter a title."),
-    N_("Write the title on one line."),
-    N_("Enter the description as text."),
-    N_("The description contains a NUL character."),
-    N_("Enter the style's instructions as text."),
-    N_("The instructions contain a NUL character."),
-    N_("Describe how this style should rewrite prompts."),
-    N_("You have reached the limit for these items; delete some first."),
-    N_("The file was not imported: some items are invalid. Nothing was written."),
-    N_("The file contains NUL characters; it is not a text export."),
-    N_("Choose json or csv."),
-    N_("The file is empty."),
-    N_("The file is not valid JSON."),
-    N_("The cell starts like a spreadsheet formula (=, +, -, @); put an apostrophe before it to keep it as text."),
-    N_("This looks like a history export; import it on the history page (POST /api/v1/prompts/import)."),
-    N_("This looks like a library export; import it on the templates page (POST /api/v1/templates/import)."),
-    N_("This is not a promptcore library export."),
-    N_("Give a list."),
-    N_("Each item is an object."),
-    N_("Write template or style."),
-    N_("Write true or false."),
-    N_("Give true or false."),
-    N_("Templates have no instructions."),
-    N_("Styles have no body, tags or favourite."),
-    N_("The file holds no templates or styles."),
-    N_("Choose rename, skip or replace."),
-    N_("The file holds no records."),
-    N_("The time is in the future."),
-    N_("Give the text."),
-    N_("The text contains a NUL character."),
-    N_("The text is too long."),
-    N_("Only succeeded records are imported."),
-    N_("Give the style's slug (at most 32 characters)."),
-    N_("Give the model as text of at most 200 characters."),
-    N_("Give a whole number of milliseconds."),
-    N_("Give an object."),
-    N_("Give a whole number."),
-    N_("Enter the template text."),
-    N_("Give the tags as a list of words."),
-    N_("Each tag is a word of text."),
-    N_("A tag cannot contain commas or control characters."),
-)
-
-_LIBRARY_PATTERNS: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = tuple(
-    (re.compile(pattern), template, names) for pattern, template, names in (
-        (r"The file is larger than (\d+) MiB\.", N_("The file is larger than %(n)s MiB."), ("n",)),
-        (r"The file is larger than (\d+) MiB; split it and import the parts\.",
-         N_("The file is larger than %(n)s MiB; split it and import the parts."), ("n",)),
-        (r"The file is not UTF-8 text \(byte (\d+)\); save it as UTF-8 and try again\.",
-         N_("The file is not UTF-8 text (byte %(n)s); save it as UTF-8 and try again."), ("n",)),
-        (r"The file is not valid JSON: (.*) \(line (\d+)\)\.",
-         N_("The file is not valid JSON: %(reason)s (line %(line)s)."), ("reason", "line")),
-        (r"This is not a promptcore library export: its first row must name the columns (.*)\.",
-         N_("This is not a promptcore library export: its first row must name the columns %(columns)s."),
-         ("columns",)),
-        (r"Line (\d+) has (\d+) cells; (\d+) expected\.", N_("Line %(line)s has %(got)s cells; %(want)s expected."),
-         ("line", "got", "want")),
-        (r"The CSV file cannot be read: (.*)\.", N_("The CSV file cannot be read: %(reason)s."), ("reason",)),
-        (r"Unsupported schema_version (.*); this server reads version (\d+)\.",
-         N_("Unsupported schema_version %(got)s; this server reads version %(want)s."), ("got", "want")),
-        (r"Unknown keys: (.*)\.", N_("Unknown keys: %(names)s."), ("names",)),
-        (r"Unknown fields: (.*)\.", N_("Unknown fields: %(names)s."), ("names",)),
-        (r"The title is used by another item of this file \(template (\d+)\); titles in one file must differ\.",
-         N_("The title is used by template %(n)s of this file; titles in one file must differ."), ("n",)),
-        (r"The title is used by another item of this file \(style (\d+)\); titles in one file must differ\.",
-         N_("The title is used by style %(n)s of this file; titles in one file must differ."), ("n",)),
-        (r"Nothing was imported: (\d+) problem\(s\) in the file\. Fix them and import again\.",
-         N_("Nothing was imported: %(n)s problem(s) in the file. Fix them and import again."), ("n",)),
-        (r"After this import the library would hold more than (\d+) templates; nothing was imported\.",
-         N_("After this import the library would hold more than %(n)s templates; nothing was imported."), ("n",)),
-        (r"After this import you would have more than (\d+) styles; nothing was imported\.",
-         N_("After this import you would have more than %(n)s styles; nothing was imported."), ("n",)),
-        (r"You can have at most (\d+) styles; delete some first\.",
-         N_("You can have at most %(n)s styles; delete some first."), ("n",)),
-        (r"This is not a promptcore history export: (.*)\.",
-         N_("This is not a promptcore history export: %(reason)s."), ("reason",)),
-        (r"Import at most (\d+) records at a time\.", N_("Import at most %(n)s records at a time."), ("n",)),
-        (r"Not a time: (.*)\.", N_("Not a time: %(reason)s."), ("reason",)),
-    ))
-
-
-def library_message(message: str) -> str:
-    """A message of the library use cases in the page's language (unknown text passes through)."""
-    for pattern, template, names in _LIBRARY_PATTERNS:
-        match = pattern.fullmatch(message)
-        if match:
-            return _(template, **dict(zip(names, match.groups(), strict=True)))
-    from .template_pages import template_message  # a template's own fields: the templates pages' words
-
-    return template_message(message)
 
 
 _ITEM_KEY = re.compile(r"^(templates|styles|rows)\.(\d+)(?:\.([\w.]+))?$")
@@ -234,15 +135,15 @@ def _problem(error: PromptcoreError, kind: str = "library") -> dict[str, Any]:
     """An error of an import as the page shows it: a heading and every problem, by item and field."""
     errors = getattr(error, "errors", None) or {}
     if isinstance(error, ImportRejected):
-        title = library_message(error.message)
+        title = translate(error.message)
     elif isinstance(error, TooLarge):
         title = _("The file is too large")
     else:
         title = _("The file was not imported")
-    items = [(_where(key, kind), [library_message(m) for m in errors[key]])
+    items = [(_where(key, kind), [translate(m) for m in errors[key]])
              for key in sorted(errors, key=_sort_key) if isinstance(errors[key], list)]
     if not items:
-        items = [("", [library_message(error.message)])]
+        items = [("", [translate(error.message)])]
     return {"title": title, "items": items, "count": len(items)}
 
 
@@ -294,7 +195,7 @@ def style_create():
         _show_errors(form, exc)
         return _style_form_page(form, status=422)
     except PromptcoreError as exc:
-        form.form_errors.append(library_message(exc.message))
+        form.form_errors.append(translate(exc.message))
         return _style_form_page(form, status=lookup(exc)[0])
     flash(_("The style “%(title)s” was created. It is in the generator under “My styles”.", title=style.title),
           "success")
@@ -357,10 +258,7 @@ def _show_errors(form: StyleForm, error: ValidationFailed) -> None:
             check()
         except ValidationFailed as exc:
             errors[name] = [m for ms in exc.errors.values() for m in ms]
-    apply_errors(form, ValidationFailed(errors, error.message))
-    for field in form:
-        field.errors = [library_message(m) if isinstance(m, str) else m for m in (field.errors or [])]
-    form.form_errors[:] = [library_message(m) for m in form.form_errors]
+    apply_errors(form, ValidationFailed(errors, error.message))  # translated there (messages.translate)
 
 
 def _checked_title(raw: Any) -> str:
@@ -480,8 +378,6 @@ def _upload() -> tuple[bytes, str]:
     filename = re.sub(r"[\x00-\x1f\x7f]", "", upload.filename)[-120:]
     return data, filename
 
-
-N_("Choose a file to import.")
 
 
 def _templates_url() -> str | None:

@@ -17,6 +17,7 @@ from flask import g, redirect, request, session, url_for
 from promptcore.domain.access import Actor
 from promptcore.domain.users import User
 
+from ..actor import build_actor
 from ..deps import services
 
 UID = "uid"
@@ -65,7 +66,7 @@ def current_actor() -> Actor | None:
     """The Actor of this request, built once from the signed-in user."""
     if "actor" not in g:
         user = current_user()
-        g.actor = Actor.of(user) if user is not None else None
+        g.actor = build_actor(user) if user is not None else None
     return g.actor
 
 

@@ -15,7 +15,6 @@ and answered with a 303 (post, redirect, get)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
@@ -41,7 +40,7 @@ from ..ids import parse_id
 from .diff import word_diff
 from .forms import Form
 from .i18n import current_language
-from .messages import N_, translate
+from .messages import note_text, translate
 from .session import current_actor, current_user, login_required, safe_next
 from .views import bp, model_label
 
@@ -50,90 +49,15 @@ QUERY_MAX = 200
 VALUE_PREFIX = "values."
 READ_ONLY = "Quick templates are read-only; copy one to your library to change it."
 
-# What the Templates use cases and domain/templates.py can say to a person on these pages; the
-# catalogue translates them. Messages with numbers or names in them are matched below.
-TEMPLATE_MESSAGES = (
-    N_("Template not found."),
-    N_("Quick templates are read-only; copy one to your library to change it."),
-    N_("Record not found."),
-    N_("Give a version number (1 or more)."),
-    N_("Enter the title as text."),
-    N_("The title contains a NUL character."),
-    N_("Enter a title."),
-    N_("Write the title on one line."),
-    N_("Enter the description as text."),
-    N_("The description contains a NUL character."),
-    N_("Enter the template text."),
-    N_("The text contains a NUL character."),
-    N_("Give the tags as a list of words."),
-    N_("Each tag is a word of text."),
-    N_("A tag cannot contain commas or control characters."),
-    N_("Enter the value as text."),
-    N_("The value contains a NUL character."),
-    N_("A value cannot contain '{{' or '}}' or start or end with a brace: values are plain text, not variables."),
-    N_("Fill in this variable."),
-    N_("You already have one with this title; choose another title."),
-    N_("Style not found."),
-    N_("A custom style is written custom:<id>, with the id of one of your styles."),
-)
-
-_PATTERNS = (
-    (re.compile(r"^'\}\}' at character (\d+) closes no '\{\{'\.$"),
-     N_("'}}' at character %(at)s closes no '{{'."), ("at",)),
-    (re.compile(r"^'\{\{' at character (\d+) is never closed with '\}\}'\.$"),
-     N_("'{{' at character %(at)s is never closed with '}}'."), ("at",)),
-    (re.compile(r"^'(.*)' at character (\d+) has no variable name\.$", re.S),
-     N_("'%(text)s' at character %(at)s has no variable name."), ("text", "at")),
-    (re.compile(r"^The variable name at character (\d+) is (\d+) characters long; use at most (\d+)\.$"),
-     N_("The variable name at character %(at)s is %(length)s characters long; use at most %(max)s."),
-     ("at", "length", "max")),
-    (re.compile(r"^The variable name '(.*)' at character (\d+) contains (.+); use letters, digits, "
-                r"'_', '-' or '\.'\.$", re.S),
-     N_("The variable name '%(name)s' at character %(at)s contains %(what)s; use letters, digits, '_', '-' or '.'."),
-     ("name", "at", "what")),
-    (re.compile(r"^A tag has at most (\d+) characters\.$"), N_("A tag has at most %(max)s characters."), ("max",)),
-    (re.compile(r"^Use at most (\d+) tags\.$"), N_("Use at most %(max)s tags."), ("max",)),
-    (re.compile(r"^Version (\d+) of this template was not found\.$"),
-     N_("Version %(number)s of this template was not found."), ("number",)),
-    (re.compile(r"^A library holds at most (\d+) templates; delete some first\.$"),
-     N_("A library holds at most %(max)s templates; delete some first."), ("max",)),
-    (re.compile(r"^Fill in every variable: (.*)\.$", re.S), N_("Fill in every variable: %(names)s."), ("names",)),
-)
-
-
-def template_message(message: str) -> str:
-    """A message of the Templates use cases in the page's language (others go to messages.translate)."""
-    for pattern, text, names in _PATTERNS:
-        match = pattern.match(message)
-        if match:
-            return _(text, **dict(zip(names, match.groups(), strict=True)))
-    return translate(message)
-
 
 def _field_errors(error: ValidationFailed) -> dict[str, list[str]]:
     """The core's errors by field name, translated; "" for those of no field."""
     found: dict[str, list[str]] = {}
     for key, messages in (error.errors or {}).items():
-        found.setdefault(key, []).extend(template_message(m) for m in messages)
+        found.setdefault(key, []).extend(translate(m) for m in messages)
     if not found:
-        found[""] = [template_message(error.message)]
+        found[""] = [translate(error.message)]
     return found
-
-
-def _note_text(note: str | None) -> str:
-    """A version's note (written in English by the core) in the page's language."""
-    if not note:
-        return ""
-    for pattern, text in (
-        (r"restored from version (\d+)", N_("restored from version %(n)s")),
-        (r"copied from template (\d+)", N_("copied from template %(n)s")),
-        (r"from history record (\d+)", N_("from history record %(n)s")),
-    ):
-        match = re.fullmatch(pattern, note)
-        if match:
-            return _(text, n=match.group(1))
-    known = {"improved": N_("improved"), "imported": N_("imported")}
-    return _(known[note]) if note in known else note
 
 
 # -- forms ------------------------------------------------------------------------------------------
@@ -219,7 +143,7 @@ def _form_for(template: Template) -> TemplateForm:
 
 
 def _flash_refusal(error: PromptcoreError) -> None:
-    flash(template_message(error.message), "error")
+    flash(translate(error.message), "error")
 
 
 # -- the list ---------------------------------------------------------------------------------------
@@ -266,10 +190,10 @@ def template_new():
         _apply(form, exc)
         return _edit_page(form, None, 422)
     except TitleTaken as exc:
-        form.title.errors = [template_message(exc.message)]
+        form.title.errors = [translate(exc.message)]
         return _edit_page(form, None, 409)
     except LimitReached as exc:
-        form.form_errors.append(template_message(exc.message))
+        form.form_errors.append(translate(exc.message))
         return _edit_page(form, None, 409)
     flash(_("The template is saved."), "success")
     return redirect(url_for("web.template_edit", template_id=template.id), 303)
@@ -298,7 +222,7 @@ def template_save(template_id: int):
         _apply(form, exc)
         return _edit_page(form, template, 422)
     except TitleTaken as exc:
-        form.title.errors = [template_message(exc.message)]
+        form.title.errors = [translate(exc.message)]
         return _edit_page(form, template, 409)
     if saved.version != before:
         flash(_("Saved as version %(number)s.", number=saved.version), "success")
@@ -380,7 +304,7 @@ def template_improve(template_id: int):
     except PromptcoreError as exc:
         status, _slug = lookup(exc)
         messages = [m for ms in (getattr(exc, "errors", None) or {}).values() for m in ms] or [exc.message]
-        return _edit_page(form, template, status, improve_error=" ".join(template_message(m) for m in messages),
+        return _edit_page(form, template, status, improve_error=" ".join(translate(m) for m in messages),
                           style=style, model=model)
     return render_template("template_improve.html", template=template, text=result.text,
                            variables=result.variables, diff=word_diff(template.body, result.text),
@@ -435,9 +359,9 @@ def template_versions(template_id: int):
         except ValidationFailed as exc:
             error, status = " ".join(m for ms in _field_errors(exc).values() for m in ms), 422
         except NotFound as exc:
-            error, status = template_message(exc.message), 404
+            error, status = translate(exc.message), 404
     return render_template("template_versions.html", template=template, versions=versions, diff=diff,
-                           chosen_old=chosen_old, chosen_new=chosen_new, error=error, note_text=_note_text), status
+                           chosen_old=chosen_old, chosen_new=chosen_new, error=error, note_text=note_text), status
 
 
 @bp.post("/templates/<int:template_id>/versions/<int:number>/restore")

@@ -9,9 +9,11 @@ but not change or manage is forbidden.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .errors import Forbidden, NotFound
+from .teams import TeamRole
 from .users import Role, User
 
 
@@ -81,5 +83,35 @@ def require_manage_account(actor: Actor) -> int:
     return actor.user_id
 
 
+def team_role(actor: Actor, team_id: int | None) -> TeamRole | None:
+    """The actor's role in a team, or None when they are not a member (as of this request: the
+    entrypoints read memberships afresh for every request, so a removed member loses access at
+    once)."""
+    if team_id is None:
+        return None
+    role = actor.teams.get(team_id)
+    return TeamRole(role) if role is not None else None
+
+
+def require_member(actor: Actor, team_id: int | None, message: str = "Team not found.") -> TeamRole:
+    """The actor's role in the team; NotFound for anyone outside it (a stranger cannot tell
+    whether the team exists)."""
+    role = team_role(actor, team_id)
+    if role is None:
+        raise NotFound(message)
+    return role
+
+
+def require_team_action(actor: Actor, team_id: int | None, rule: Callable[[TeamRole], bool],
+                        message: str = "Team not found.") -> TeamRole:
+    """The member's role, once ``rule`` (one of domain/teams.py's ``may_*``) allows it; NotFound
+    for a non-member, Forbidden for a member whose role does not allow it."""
+    role = require_member(actor, team_id, message)
+    if not rule(role):
+        raise Forbidden("Your role in this team does not allow that.")
+    return role
+
+
 __all__ = ["Actor", "may_change", "may_manage_account", "may_manage_users", "may_read", "require_change",
-           "require_manage_account", "require_manage_users", "require_read"]
+           "require_manage_account", "require_manage_users", "require_member", "require_read",
+           "require_team_action", "team_role"]

@@ -111,6 +111,17 @@ class LimitReached(Conflict):
     default_message = "You have reached the limit for these items; delete some first."
 
 
+class LastOwner(Conflict):
+    """A team would be left without an owner (SPEC §14)."""
+
+    default_message = "A team needs an owner: make someone else an owner first."
+
+
+class HasPaidPlan(Conflict):
+    default_message = ("This team has an active paid plan; cancel it and wait for it to end before deleting "
+                       "the team.")
+
+
 class VariablesChanged(PromptcoreError):
     """The model dropped or invented a template variable, twice (SPEC §13.1)."""
 

@@ -30,6 +30,7 @@ from .mail import Mailer, MailMessage, MailRequest, MailRequestRepository, MailT
 from .notifications import NotificationRepository
 from .prompts import HistoryPage, PromptImprover, PromptRepository, StyleRepository
 from .quota import QuotaLedger
+from .teams import InvitationRepository, TeamRepository
 from .uow import UnitOfWork
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "CustomStyleRepository",
     "DuplicateEmail",
     "HistoryPage",
+    "InvitationRepository",
     "LoginFailureRepository",
     "MailMessage",
     "MailRequest",
@@ -64,6 +66,7 @@ __all__ = [
     "SignedTokenCodec",
     "StyleRepository",
     "SubscriptionRepository",
+    "TeamRepository",
     "TemplateRepository",
     "UnitOfWork",
     "UserRepository",

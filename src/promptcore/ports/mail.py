@@ -25,6 +25,8 @@ from typing import Any
 #   renewal_failed: plan, grace_until (datetime or date: the plan holds until then); link
 #   ends_soon: plan, period_end (after a cancel, the day the plan ends); link
 #   subscription_expired: plan; link, e.g. <BASE_URL>/pricing
+#   team_invitation: team (its name), inviter (the inviter's confirmed address), role (owner, admin
+#       or member), expires_at (datetime); link: <BASE_URL>/invitations/<token>
 MAIL_KINDS: dict[str, frozenset[str]] = {
     "confirm_email": frozenset({"link"}),
     "already_registered": frozenset({"login_url", "reset_url"}),
@@ -37,6 +39,7 @@ MAIL_KINDS: dict[str, frozenset[str]] = {
     "renewal_failed": frozenset({"plan", "grace_until"}),
     "ends_soon": frozenset({"plan", "period_end"}),
     "subscription_expired": frozenset({"plan"}),
+    "team_invitation": frozenset({"team", "inviter", "role", "expires_at"}),
 }
 
 

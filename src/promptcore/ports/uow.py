@@ -18,6 +18,7 @@ from .mail import MailRequestRepository, Outbox
 from .notifications import NotificationRepository
 from .prompts import PromptRepository, StyleRepository
 from .quota import QuotaLedger
+from .teams import InvitationRepository, TeamRepository
 
 
 class UnitOfWork(ABC):
@@ -37,6 +38,8 @@ class UnitOfWork(ABC):
     notifications: NotificationRepository
     templates: TemplateRepository
     custom_styles: CustomStyleRepository
+    teams: TeamRepository
+    invitations: InvitationRepository
 
     def __enter__(self) -> "UnitOfWork":
         return self

@@ -16,11 +16,13 @@ from ..domain.errors import (
     Forbidden,
     InvalidCredentials,
     InvalidToken,
+    LastOwner,
     LoginThrottled,
     NotFound,
     Unauthenticated,
     ValidationFailed,
 )
+from ..domain.teams import TeamRole
 from ..domain.users import Role, User, UserSettings
 from ..ports import (
     AccessTokenCodec,
@@ -421,6 +423,16 @@ class Accounts:
         user = self.get_profile(actor)
         self._check_password(user, password)
         with self._uow() as uow:
+            for team, role in uow.teams.of_user(user_id):
+                if role is not TeamRole.OWNER or team.id is None:
+                    continue
+                uow.teams.lock_team(team.id)
+                if uow.teams.count_owners(team.id) > 1:
+                    continue
+                if uow.teams.count_members(team.id) > 1:
+                    raise LastOwner("You are the last owner of a team with other members: make one of them an owner, "
+                                    "or delete the team, before deleting your account.")
+                uow.teams.delete(team.id)  # a team of one goes with its only member
             uow.users.delete(user_id)
             uow.commit()
 

@@ -15,6 +15,7 @@ from .mail import SqlMailRequestRepository, SqlOutbox
 from .notifications import SqlNotificationRepository
 from .prompts import DELETED_RECORD_BLANKS, SqlPromptRepository, SqlStyleRepository
 from .quota import SqlQuotaLedger
+from .teams import SqlInvitationRepository, SqlTeamRepository
 
 __all__ = [
     "SqlBillingEventRepository",
@@ -25,6 +26,7 @@ __all__ = [
     "SqlTemplateRepository",
     "DELETED_RECORD_BLANKS",
     "SqlCustomStyleRepository",
+    "SqlInvitationRepository",
     "SqlLoginFailureRepository",
     "SqlMailRequestRepository",
     "SqlNotificationRepository",
@@ -33,5 +35,6 @@ __all__ = [
     "SqlQuotaLedger",
     "SqlRefreshTokenRepository",
     "SqlStyleRepository",
+    "SqlTeamRepository",
     "SqlUserRepository",
 ]
