@@ -412,10 +412,11 @@ class FakeQuotaLedger(QuotaLedger):
     def __init__(self, store: FakeStore) -> None:
         self.s = store
 
-    def reserve(self, user_id: int, at: datetime, source: UnitSource, source_id: int | None = None) -> int:
+    def reserve(self, user_id: int, at: datetime, source: UnitSource, source_id: int | None = None,
+                team_id: int | None = None) -> int:
         new_id = next(self.s.ids)
         self.s.quota_units[new_id] = dict(id=new_id, user_id=user_id, created_at=_utc(at), status=UnitStatus.PENDING,
-                                          source_kind=UnitSource(source), source_id=source_id)
+                                          source_kind=UnitSource(source), source_id=source_id, team_id=team_id)
         return new_id
 
     def keep(self, unit_id: int) -> None:
@@ -428,15 +429,34 @@ class FakeQuotaLedger(QuotaLedger):
         if unit is not None and unit["status"] is UnitStatus.PENDING:
             del self.s.quota_units[unit_id]
 
-    def usage(self, user_id: int, since: datetime, stale_before: datetime, limit: int):
+    def _counted(self, since: datetime, stale_before: datetime):
+        return [u for u in self.s.quota_units.values()
+                if u["created_at"] >= since and (
+                    u["status"] is UnitStatus.KEPT
+                    or (u["status"] is UnitStatus.PENDING and u["created_at"] >= stale_before))]
+
+    @staticmethod
+    def _newest(units, limit: int):
         if limit <= 0:
             return 0, None
-        times = [u["created_at"] for u in self.s.quota_units.values()
-                 if u["user_id"] == user_id and u["created_at"] >= since and (
-                     u["status"] is UnitStatus.KEPT
-                     or (u["status"] is UnitStatus.PENDING and u["created_at"] >= stale_before))]
-        newest = sorted(times, reverse=True)[:limit]
+        newest = sorted((u["created_at"] for u in units), reverse=True)[:limit]
         return len(newest), (min(newest) if newest else None)
+
+    def usage(self, user_id: int, since: datetime, stale_before: datetime, limit: int):
+        return self._newest([u for u in self._counted(since, stale_before)
+                             if u["user_id"] == user_id and u.get("team_id") is None], limit)
+
+    def pool_usage(self, team_id: int, since: datetime, stale_before: datetime, limit: int,
+                   user_id: int | None = None):
+        return self._newest([u for u in self._counted(since, stale_before) if u.get("team_id") == team_id
+                             and (user_id is None or u["user_id"] == user_id)], limit)
+
+    def pool_by_member(self, team_id: int, since: datetime, stale_before: datetime) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for u in self._counted(since, stale_before):
+            if u.get("team_id") == team_id:
+                counts[u["user_id"]] = counts.get(u["user_id"], 0) + 1
+        return counts
 
 
 class FakeNotificationRepository(NotificationRepository):
@@ -638,6 +658,8 @@ class FakeTeamRepository(TeamRepository):
         self.s.teams.pop(team_id, None)
         for key in [k for k in self.s.team_members if k[0] == team_id]:
             del self.s.team_members[key]
+        for key in [k for k, u in self.s.quota_units.items() if u.get("team_id") == team_id]:
+            del self.s.quota_units[key]  # the pool's units go with the team (ON DELETE CASCADE)
         for key in [k for k, i in self.s.invitations.items() if i.team_id == team_id]:
             del self.s.invitations[key]
 

@@ -97,11 +97,9 @@ def cmd_plans(args: argparse.Namespace) -> int:
         print(f"{plan.slug}: {plan.daily_limit} a day, {plan.price.to_decimal_string()} {plan.price.currency}, "
               f"{'public' if plan.is_public else 'hidden'}")
     else:
-        if args.team is not None:
-            print("promptcore: teams do not exist yet; grant to a user with --user EMAIL", file=sys.stderr)
-            return 2
-        subscription = billing.grant(args.user, args.slug, args.days)
-        print(f"{args.user}: {subscription.plan_slug} until {subscription.period_end:%Y-%m-%d %H:%M} UTC (granted)")
+        subscription = billing.grant(args.user, args.slug, args.days, team_id=args.team)
+        who = f"team {args.team}" if args.team is not None else args.user
+        print(f"{who}: {subscription.plan_slug} until {subscription.period_end:%Y-%m-%d %H:%M} UTC (granted)")
     return 0
 
 

@@ -166,8 +166,6 @@ class Container(containers.DeclarativeContainer):
                                                    max_chars=settings.provided.max_prompt_chars)
     exports = providers.ThreadSafeSingleton(HistoryExport, uow=read_uow.provider, clock=clock)
     admin = providers.ThreadSafeSingleton(Admin, uow=uow.provider, clock=clock)
-    teams = providers.ThreadSafeSingleton(Teams, uow=uow.provider, clock=clock, mail=mail_templates,
-                                          base_url=settings.provided.base_url)
 
     # Billing (§12): the gateway, or None when payments are off (the use cases answer 503).
     payment_gateway = providers.Selector(
@@ -186,6 +184,10 @@ class Container(containers.DeclarativeContainer):
         grace_days=settings.provided.billing_grace_days,
         webhook_networks=settings.provided.yookassa_webhook_networks,
     )
+    # A team with an active paid plan cannot be deleted (§14): billing answers for Teams.delete.
+    teams = providers.ThreadSafeSingleton(Teams, uow=uow.provider, clock=clock, mail=mail_templates,
+                                          base_url=settings.provided.base_url,
+                                          has_paid_plan=billing.provided.team_has_paid_plan)
 
 
 def build_container(settings: Settings) -> Container:

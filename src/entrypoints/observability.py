@@ -140,8 +140,10 @@ def init_request_tracking(app: Flask) -> None:
                 status = str(response.status_code)
                 HTTP_REQUESTS.labels(request.method, route, status).inc()
                 HTTP_LATENCY.labels(request.method, route, status).observe(elapsed)
-            access_log.info("%s %s %s", request.method, request.path, response.status_code,
-                            extra={"method": request.method, "path": request.path, "route": route,
+            # a secret in the path (an invitation link's token) is logged as its route, never as is
+            path = route if request.view_args and "token" in request.view_args else request.path
+            access_log.info("%s %s %s", request.method, path, response.status_code,
+                            extra={"method": request.method, "path": path, "route": route,
                                    "status": response.status_code, "duration_ms": round(elapsed * 1000, 2)})
         return response
 

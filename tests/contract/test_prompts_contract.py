@@ -230,3 +230,73 @@ def test_usage_takes_the_newest_units_since_the_window_start(backend):
         used, oldest = uow.quota.usage(ann, T0, T0, 1)
     assert (used, oldest) == (1, T0 + timedelta(minutes=30))
     assert oldest.utcoffset() == timedelta(0)
+
+
+# -- team pools (SPEC §14) ----------------------------------------------------------------------
+
+
+def _pool_team(backend, owner: int, name: str = "Desk") -> int:
+    from promptcore.domain.teams import Team
+
+    with backend.uow() as uow:
+        team_id = uow.teams.add(Team(name=name, created_by=owner), owner, T0).id
+        uow.commit()
+    return team_id
+
+
+def test_pool_units_count_for_their_team_only_and_never_as_personal_usage(backend):
+    ann, bob = _user(backend), _user(backend, "bob@example.com")
+    desk, lab = _pool_team(backend, ann), _pool_team(backend, bob, "Lab")
+    with backend.uow() as uow:
+        for minutes, user, team in [(0, ann, desk), (10, bob, desk), (20, bob, desk), (30, ann, lab), (40, ann, None)]:
+            at = (T0 + timedelta(minutes=minutes)).astimezone(MOSCOW)
+            uow.quota.keep(uow.quota.reserve(user, at, UnitSource.GENERATION, None, team))
+        pending = uow.quota.reserve(bob, T0 + timedelta(minutes=50), UnitSource.GENERATION, 7, desk)
+        released = uow.quota.reserve(ann, T0 + timedelta(minutes=60), UnitSource.GENERATION, None, desk)
+        uow.quota.release(released)
+        uow.commit()
+    with backend.uow() as uow:
+        # personal usage ignores every pool unit
+        assert uow.quota.usage(ann, T0, T0, 10) == (1, T0 + timedelta(minutes=40))
+        assert uow.quota.usage(bob, T0, T0, 10) == (0, None)
+        # the pool: kept units and the fresh pending one, newest first, up to the limit
+        assert uow.quota.pool_usage(desk, T0, T0, 10) == (4, T0)
+        assert uow.quota.pool_usage(desk, T0, T0, 2) == (2, T0 + timedelta(minutes=20))
+        assert uow.quota.pool_usage(desk, T0 + timedelta(minutes=5), T0, 10) == (3, T0 + timedelta(minutes=10))
+        assert uow.quota.pool_usage(desk, T0, T0 + timedelta(minutes=51), 10) == (3, T0), "a stale pending unit"
+        assert uow.quota.pool_usage(desk, T0, T0, 0) == (0, None)
+        assert uow.quota.pool_usage(lab, T0, T0, 10) == (1, T0 + timedelta(minutes=30))
+        assert uow.quota.pool_usage(987654, T0, T0, 10) == (0, None)
+        # one member's draw on the pool
+        assert uow.quota.pool_usage(desk, T0, T0, 10, bob) == (3, T0 + timedelta(minutes=10))
+        assert uow.quota.pool_usage(desk, T0, T0, 1, bob) == (1, T0 + timedelta(minutes=50))
+        assert uow.quota.pool_usage(desk, T0, T0, 10, ann) == (1, T0)
+        assert uow.quota.pool_usage(lab, T0, T0, 10, bob) == (0, None)
+        used, oldest = uow.quota.pool_usage(lab, T0, T0, 10, ann)
+        # by member
+        assert uow.quota.pool_by_member(desk, T0, T0) == {ann: 1, bob: 3}
+        assert uow.quota.pool_by_member(desk, T0 + timedelta(minutes=5), T0 + timedelta(minutes=51)) == {bob: 2}
+        assert uow.quota.pool_by_member(lab, T0, T0) == {ann: 1}
+        assert uow.quota.pool_by_member(987654, T0, T0) == {}
+    assert (used, oldest) == (1, T0 + timedelta(minutes=30)) and oldest.utcoffset() == timedelta(0)
+    with backend.uow() as uow:
+        uow.quota.keep(pending)
+        uow.commit()
+    with backend.uow() as uow:
+        assert uow.quota.pool_usage(desk, T0, T0 + timedelta(hours=1), 10) == (4, T0), "kept: no longer stale"
+
+
+def test_a_deleted_team_takes_its_pool_units_along(backend):
+    ann = _user(backend)
+    desk = _pool_team(backend, ann)
+    with backend.uow() as uow:
+        uow.quota.keep(uow.quota.reserve(ann, T0, UnitSource.GENERATION, None, desk))
+        uow.quota.keep(uow.quota.reserve(ann, T0, UnitSource.GENERATION))
+        uow.commit()
+    with backend.uow() as uow:
+        uow.teams.delete(desk)
+        uow.commit()
+    with backend.uow() as uow:
+        assert uow.quota.pool_usage(desk, T0, T0, 10) == (0, None)
+        assert uow.quota.pool_by_member(desk, T0, T0) == {}
+        assert uow.quota.usage(ann, T0, T0, 10) == (1, T0)

@@ -43,6 +43,8 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
+from promptcore.domain.access import Actor
+from promptcore.domain.billing import Owner, effective_plan
 from promptcore.domain.catalogue import STYLES
 from promptcore.domain.prompts import FEEDBACK_MAX
 from promptcore.domain.teams import invitation_token_hash
@@ -142,6 +144,13 @@ ACCEPT_OPERATION = "/api/v1/invitations/accept"
 TEAMMATE = "fuzz-teammate@example.com"
 SEEDED_INVITATIONS = 3
 TEAMS: dict[str, list] = {"team": [], "members": [], "invitations": [], "tokens": [], "rounds": []}
+# The team pool (SPEC §12, §14): a team with a team plan that the fuzzed account belongs to (owned by
+# another account, so no team case steered to TEAMS can delete it), seeded by seed_pool; map_case
+# steers a team_id in POST /prompts and POST /templates/{id}/improve to it, or now and then to the
+# plan-less seeded team (402 team_plan_required).
+POOL_OWNER = "fuzz-pool-owner@example.com"
+POOL: dict[str, list] = {"team": [], "rounds": []}
+POOL_OPERATIONS = PROMPT_OPERATIONS + ("/api/v1/templates/{template_id}/improve",)
 ID_OPERATIONS = ("/api/v1/prompts/{record_id}", "/api/v1/admin/users/{user_id}",
                  "/api/v1/billing/payments/{payment_id}", "/api/v1/admin/payments/{payment_id}/refund")
 
@@ -174,6 +183,8 @@ def map_case(context, case):
             body["style"] = f"custom:{_one_of(SEEDED['styles'], pick)}"
         if body.get("model") is not None:
             body["model"] = MODELS[pick // 2 % len(MODELS)]
+        if body.get("team_id") is not None:
+            body["team_id"] = _team_to_draw_from(pick // 2)
         if body.get("parent_id") is not None:  # iteration: a seeded parent and something to change
             body["parent_id"] = 1 + pick // 2 % SEEDED_RECORDS
             if not (body.get("feedback") or "").strip() or len(body["feedback"]) > FEEDBACK_MAX:
@@ -188,6 +199,11 @@ def map_case(context, case):
 
 def _one_of(ids: list[int], pick: int) -> int:
     return ids[pick % len(ids)] if ids else 1
+
+
+def _team_to_draw_from(pick: int) -> int:
+    """The pool team (a unit of its pool), one time in four the seeded team without a plan (402)."""
+    return _one_of(TEAMS["team"], pick) if pick % 4 == 0 else _one_of(POOL["team"], pick)
 
 
 def _steer_library(case, pick):
@@ -217,6 +233,8 @@ def _steer_library(case, pick):
             body["style"] = f"custom:{_one_of(SEEDED['styles'], pick)}"
         if body.get("model") is not None:
             body["model"] = MODELS[pick % len(MODELS)]
+        if body.get("team_id") is not None:
+            body["team_id"] = _team_to_draw_from(pick // 5)
     elif path.endswith("/from-record"):
         body["record_id"] = _one_of(SEEDED["records"], pick)
     return case
@@ -353,6 +371,31 @@ def seed_teams(env: FuzzedApp) -> None:
                  tokens=[accept_token] if accept_token else [])
 
 
+def seed_pool(env: FuzzedApp) -> None:
+    """A team of another account's with a granted team plan and the fuzzed account as a member;
+    made again when the account was deleted and made again, left the team, or the plan ran out."""
+    user = env.ensure_account()
+    container = env.container
+    now = container.clock().now()
+    with container.uow() as uow:
+        team_id = POOL["team"][0] if POOL["team"] else None
+        healthy = (team_id is not None and uow.teams.member(team_id, user.id) is not None
+                   and effective_plan(uow.subscriptions.get(Owner.team(team_id)), now) == "team")
+    if healthy or len(POOL["rounds"]) >= SEED_ROUNDS:
+        return
+    POOL["rounds"].append(user.id)
+    client = env.app.test_client()
+    owner_headers = _bearer(env, container.accounts().create_admin(POOL_OWNER, PASSWORD))
+    r = client.post("/api/v1/teams", headers=owner_headers, json={"name": f"Pool {time.monotonic_ns()}"})
+    assert r.status_code == 201, r.json
+    team_id = r.json["id"]
+    token = _invitation_token(client, env, owner_headers, team_id, EMAIL, "member")
+    assert token, "the fuzzed account could not be invited to the pool team"
+    assert client.post(ACCEPT_OPERATION, headers=env.fresh_headers(), json={"token": token}).status_code == 200
+    container.billing().grant(None, "team", team_id=team_id)
+    POOL["team"] = [team_id]
+
+
 @dataclass
 class Figures:
     started: float = 0.0
@@ -373,6 +416,7 @@ def fuzz_env(tmp_path_factory, postgres_server_url):
             assert r.status_code == 201, r.json
         seed_library(env)
         seed_teams(env)
+        seed_pool(env)
         env.figures = Figures()
         yield env
 
@@ -386,6 +430,8 @@ def test_operation_conforms_to_the_document(case, fuzz_env: FuzzedApp):
     team_case = case.operation.path.startswith(TEAM_PREFIX) or case.operation.path == ACCEPT_OPERATION
     if team_case and figures.cases[case.operation.label] % 5 == 0:
         seed_teams(fuzz_env)
+    if case.operation.path in POOL_OPERATIONS and figures.cases[case.operation.label] % 5 == 0:
+        seed_pool(fuzz_env)
     response = case.call_and_validate(headers=fuzz_env.fresh_headers(), checks=CHECKS, app=fuzz_env.app)
     figures.cases[case.operation.label] += 1
     figures.statuses[response.status_code] += 1
@@ -402,6 +448,10 @@ def test_every_operation_was_fuzzed(fuzz_env: FuzzedApp):
     print(f"\nschemathesis: {len(figures.cases)}/{len(operations)} operations, {sum(figures.cases.values())} cases "
           f"(fuzzing max-examples {EXAMPLES}), seed {SEED}, {elapsed:.1f}s; "
           f"statuses {dict(sorted(figures.statuses.items()))}; account restored {fuzz_env.restored} times")
+    if POOL["team"]:
+        pool = fuzz_env.container.quota().team_usage(Actor(fuzz_env.ensure_account().id, teams={
+            POOL["team"][0]: "member"}), POOL["team"][0]).quota
+        print(f"  the team pool: {pool.used}/{pool.limit} units drawn, seeded {len(POOL['rounds'])} times")
     for label in sorted(figures.by_operation):
         print(f"  {label}: {dict(sorted(figures.by_operation[label].items()))}")
     assert set(figures.cases) == operations, operations - set(figures.cases)

@@ -49,6 +49,8 @@ def test_metrics_request_ids_and_logs_across_processes(tmp_path, postgres_url):
                           timeout=10)
             refresh = login["refresh_token"]
             requests.post(f"{base}/api/v1/auth/refresh-token", json={"refresh_token": refresh}, timeout=10)
+            invitation = "an-invitation-token-that-must-stay-out-of-logs"
+            assert requests.get(f"{base}/invitations/{invitation}", timeout=10).status_code == 200
 
             text = requests.get(f"{base}/metrics", timeout=5).text
             assert metric(text, "promptcore_http_requests_total", route="/healthz", status="200") == probes + 32
@@ -61,5 +63,6 @@ def test_metrics_request_ids_and_logs_across_processes(tmp_path, postgres_url):
     access = [e for e in entries if e["logger"] == "promptcore.access"]
     assert len(access) >= 35 and all(e.get("request_id") for e in access)
     assert any(e["request_id"] == "trace-42" for e in access)
-    for secret in (PW, KEY, login["access_token"], refresh, login["access_token"].split(".")[2]):
+    for secret in (PW, KEY, login["access_token"], refresh, login["access_token"].split(".")[2], invitation):
         assert secret not in log
+    assert any(e["path"] == "/invitations/<token>" for e in access)

@@ -34,6 +34,12 @@ CASES: dict[tuple[str, str], Case] = {
     (TEAM, "PATCH"): Case({"name": "Hijacked"}),
     (TEAM, "DELETE"): Case(ok=(204,), order=9),
     (f"{TEAM}/members", "GET"): Case(),
+    (f"{TEAM}/usage", "GET"): Case(),
+    (f"{TEAM}/billing", "GET"): Case(),
+    (f"{TEAM}/billing/payments", "GET"): Case(),
+    (f"{TEAM}/billing/cancel", "POST"): Case(order=1),  # the teams hold a granted plan (the fixture)
+    (f"{TEAM}/billing/resume", "POST"): Case(order=2),
+    (f"{TEAM}/billing/renewal", "PUT"): Case({"enabled": False}, order=3),
     (f"{TEAM}/members/{{user_id}}", "PATCH"): Case({"role": "admin", "daily_cap": 5}),
     (f"{TEAM}/members/{{user_id}}", "DELETE"): Case(ok=(204,), order=5),
     (f"{TEAM}/invitations", "GET"): Case(),
@@ -80,6 +86,8 @@ def world(tmp_path, database_url):
     ids = {name: user_id(client, auth[name]) for name in names}
     a = create_team(client, auth["ann"], "Team A")["id"]
     b = create_team(client, auth["dan"], "Team B")["id"]
+    for team_id in (a, b):  # a subscription for the team billing cases to act on (granted: still deletable)
+        container.billing().grant(None, "team", team_id=team_id)
     join(client, container, auth["ann"], a, "bob@example.com", auth["bob"], "admin")
     join(client, container, auth["ann"], a, "cid@example.com", auth["cid"], "member")
     join(client, container, auth["ann"], a, "frank@example.com", auth["frank"], "admin")

@@ -179,8 +179,11 @@ quota_units = Table(
     Column("status", String(16), nullable=False),
     Column("source_kind", String(32), nullable=False),
     Column("source_id", Id),
+    # The team whose pool the unit was drawn from (SPEC §14); NULL: the user's own limit.
+    Column("team_id", Id, ForeignKey("teams.id", ondelete="CASCADE")),
     # The usage query: a user's newest units since the window start, read from the index alone.
     Index("ix_quota_units_user_created", "user_id", "created_at", "status"),
+    Index("ix_quota_units_team_created", "team_id", "created_at", "status"),
 )
 
 usage_counters = Table(

@@ -1,5 +1,12 @@
 """Plans, checkout, the subscription, payments, the YooKassa webhook and admin refunds (SPEC §12).
 
+A team's plan (§14) is bought through the same checkout, ``POST /billing/checkout {plan: "team",
+team_id}`` (the team's owners only), and the subscription is the team's. It is seen and changed under
+the team's own path — ``GET /teams/{team_id}/billing`` and ``.../billing/payments`` for its members,
+``POST .../billing/cancel``, ``.../billing/resume`` and ``PUT .../billing/renewal`` for its owners —
+so the routes carry the team id like every other team-scoped route (404 for a non-member, 403 for a
+member without the role) and the isolation matrix finds them.
+
 Money goes out as ``{"value": "490.00", "currency": "RUB"}`` (a decimal string, never a float)
 and comes in as a decimal string (``"amount": "100.00"``).
 """
@@ -17,6 +24,7 @@ from promptcore.services.billing import BillingOverview
 
 from ..client import client_address
 from ..deps import services
+from ..ids import MAX_ID
 from .auth import BEARER, current_actor, login_required
 from .parsing import Blueprint
 from .schemas import ID_CONVERTER, ErrorOut, StrictSchema, Text
@@ -54,6 +62,10 @@ class CheckoutIn(StrictSchema):
     plan = Text(required=True, validate=validate.Length(min=1, max=32), metadata={"example": "pro"})
     renew = JsonBoolean(load_default=False, metadata={
         "description": "Save the card and renew automatically every period."})
+    team_id = fields.Integer(load_default=None, allow_none=True, strict=True,
+                             validate=validate.Range(min=1, max=MAX_ID), metadata={
+                                 "description": "Buy the plan for this team (a team plan; its owners only). "
+                                                "Omitted or null: for yourself."})
 
 
 class CheckoutOut(Schema):
@@ -157,12 +169,14 @@ def overview_dict(overview: BillingOverview) -> dict[str, Any]:
             "subscription": subscription_dict(overview.subscription)}
 
 
-def payment_dict(p: Payment) -> dict[str, Any]:
+def payment_dict(p: Payment, viewer: int | None = None) -> dict[str, Any]:
+    """``viewer``: on a team's list, the member looking; only the payer sees where to pay."""
     assert p.refunded is not None
+    mine = viewer is None or p.user_id == viewer
     return {"id": p.id, "plan": p.plan_slug, "amount": money_dict(p.amount), "refunded": money_dict(p.refunded),
             "status": p.status.value, "purpose": p.purpose.value, "renew": p.save_method,
             "cancellation_reason": p.cancellation_reason,
-            "confirmation_url": None if p.is_final else p.confirmation_url,
+            "confirmation_url": None if p.is_final or not mine else p.confirmation_url,
             "created_at": p.created_at, "updated_at": p.updated_at}
 
 
@@ -171,8 +185,8 @@ def admin_payment_dict(p: Payment) -> dict[str, Any]:
             "provider_id": p.provider_id, "canceled_by_us": p.canceled_by_us}
 
 
-def _overview() -> dict[str, Any]:
-    return overview_dict(services().billing().overview(current_actor()))
+def _overview(team_id: int | None = None) -> dict[str, Any]:
+    return overview_dict(services().billing().overview(current_actor(), team_id=team_id))
 
 
 # -- views ----------------------------------------------------------------------------------------
@@ -207,13 +221,17 @@ class Checkout(MethodView):
     @blp.arguments(CheckoutIn)
     @blp.response(201, CheckoutOut)
     @blp.alt_response(401, schema=ErrorOut)
-    @blp.alt_response(403, schema=ErrorOut)
-    @blp.alt_response(422, schema=ErrorOut)
+    @blp.alt_response(403, schema=ErrorOut, description="email_not_confirmed; forbidden: with team_id, owners only")
+    @blp.alt_response(404, schema=ErrorOut, description="not_found: with team_id, you are not a member")
+    @blp.alt_response(422, schema=ErrorOut, description="validation_error: no such plan, a free plan, or a team "
+                                                        "plan for yourself / a personal plan for a team")
     @blp.alt_response(503, schema=ErrorOut)
     def post(self, data):
-        """Start paying for a plan: answers where to send the user. While a checkout of the user's
-        is pending, the same one is answered again."""
-        result = services().billing().checkout(current_actor(), data["plan"], data["renew"])
+        """Start paying for a plan, for yourself or (`team_id`) for a team you own: answers where to
+        send the user. While a checkout of the user's for the same account or team is pending, the
+        same one is answered again."""
+        result = services().billing().checkout(current_actor(), data["plan"], data["renew"],
+                                               team_id=data["team_id"])
         return {"payment_id": result.payment_id, "confirmation_url": result.confirmation_url}
 
 
@@ -287,6 +305,92 @@ class Renewal(MethodView):
         is forgotten)."""
         services().billing().set_renewal(current_actor(), data["enabled"])
         return _overview()
+
+
+# -- a team's subscription (SPEC §14) ---------------------------------------------------------------
+
+TEAM_BILLING = f"/teams/<{ID_CONVERTER}:team_id>/billing"
+_NOT_MEMBER = "not_found: no such team, or you are not a member"
+
+
+@blp.route(TEAM_BILLING)
+class TeamBilling(MethodView):
+    decorators = [login_required]
+
+    @blp.doc(security=BEARER)
+    @blp.response(200, BillingOut)
+    @blp.alt_response(401, schema=ErrorOut)
+    @blp.alt_response(404, schema=ErrorOut, description=_NOT_MEMBER)
+    def get(self, team_id):
+        """The team's plan now and its subscription (every member). Without a team plan the plan
+        is `free` with a daily limit of 0: the team has no pool."""
+        return _overview(team_id)
+
+
+@blp.route(f"{TEAM_BILLING}/payments")
+class TeamPayments(MethodView):
+    decorators = [login_required]
+
+    @blp.doc(security=BEARER)
+    @blp.response(200, PaymentsOut)
+    @blp.alt_response(401, schema=ErrorOut)
+    @blp.alt_response(404, schema=ErrorOut, description=_NOT_MEMBER)
+    def get(self, team_id):
+        """The team's payments, newest first (the last 50; every member). A pending payment's
+        `confirmation_url` is shown only to the owner who started it."""
+        actor = current_actor()
+        return {"items": [payment_dict(p, viewer=actor.user_id)
+                          for p in services().billing().payments(actor, team_id=team_id)]}
+
+
+@blp.route(f"{TEAM_BILLING}/cancel")
+class TeamCancel(MethodView):
+    decorators = [login_required]
+
+    @blp.doc(security=BEARER)
+    @blp.response(200, BillingOut)
+    @blp.alt_response(401, schema=ErrorOut)
+    @blp.alt_response(403, schema=ErrorOut, description="forbidden: owners only")
+    @blp.alt_response(404, schema=ErrorOut, description=_NOT_MEMBER + "; or the team has no subscription")
+    @blp.alt_response(422, schema=ErrorOut)
+    def post(self, team_id):
+        """Cancel the team's plan (owners): it stays to the period end, nothing more is charged."""
+        services().billing().cancel(current_actor(), team_id=team_id)
+        return _overview(team_id)
+
+
+@blp.route(f"{TEAM_BILLING}/resume")
+class TeamResume(MethodView):
+    decorators = [login_required]
+
+    @blp.doc(security=BEARER)
+    @blp.response(200, BillingOut)
+    @blp.alt_response(401, schema=ErrorOut)
+    @blp.alt_response(403, schema=ErrorOut, description="forbidden: owners only")
+    @blp.alt_response(404, schema=ErrorOut, description=_NOT_MEMBER + "; or the team has no subscription")
+    @blp.alt_response(422, schema=ErrorOut)
+    def post(self, team_id):
+        """Undo a cancel of the team's plan before the period ends (owners)."""
+        services().billing().resume(current_actor(), team_id=team_id)
+        return _overview(team_id)
+
+
+@blp.route(f"{TEAM_BILLING}/renewal")
+class TeamRenewal(MethodView):
+    decorators = [login_required]
+
+    @blp.doc(security=BEARER)
+    @blp.arguments(RenewalIn)
+    @blp.response(200, BillingOut)
+    @blp.alt_response(401, schema=ErrorOut)
+    @blp.alt_response(403, schema=ErrorOut, description="forbidden: owners only")
+    @blp.alt_response(404, schema=ErrorOut, description=_NOT_MEMBER + "; or the team has no subscription")
+    @blp.alt_response(422, schema=ErrorOut)
+    def put(self, data, team_id):
+        """The team plan's automatic renewal on (needs a card saved by a checkout with renewal) or
+        off (the card is forgotten); owners."""
+        services().billing().set_renewal(current_actor(), data["enabled"], team_id=team_id)
+        return _overview(team_id)
 
 
 @blp.route("/billing/yookassa/webhook")

@@ -28,6 +28,7 @@ ERROR_TABLE: dict[type[core.PromptcoreError], tuple[int, str]] = {
     core.ValidationFailed: (422, "validation_error"),
     core.TitleTaken: (409, "title_taken"),
     core.LimitReached: (409, "limit_reached"),
+    core.TeamPlanRequired: (402, "team_plan_required"),
     core.LastOwner: (409, "last_owner"),
     core.HasPaidPlan: (409, "team_has_paid_plan"),
     core.Conflict: (409, "conflict"),

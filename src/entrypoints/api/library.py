@@ -350,15 +350,21 @@ class TemplateImprove(MethodView):
     @blp.response(200, ImproveOut)
     @blp.alt_response(401, schema=ErrorOut)
     @blp.alt_response(403, schema=ErrorOut, description="email_not_confirmed")
-    @blp.alt_response(404, schema=ErrorOut, description="the template, or a custom:<id> style not yours")
+    @blp.alt_response(402, schema=ErrorOut, description="team_plan_required: team_id names a team without a "
+                                                        "team plan; nothing was spent")
+    @blp.alt_response(404, schema=ErrorOut, description="the template, a custom:<id> style not yours, or a team_id "
+                                                        "that is not a team of yours")
     @blp.alt_response(422, schema=ErrorOut, description="validation_error, prompt_rejected, or variables_changed "
                                                         "(errors.missing and errors.added name the variables)")
-    @blp.alt_response(429, schema=QuotaExceededOut, description="quota_exceeded")
+    @blp.alt_response(429, schema=QuotaExceededOut, description="quota_exceeded (with team_id: the team's pool or "
+                                                                "your cap in it)")
     @blp.alt_response(503, schema=ErrorOut, description="llm_unavailable")
     def post(self, data, template_id):
         """Improve the template's text in a style, keeping exactly its variables (one unit of the
-        quota). The template does not change: save the text with PATCH to make it a new version."""
-        improved = services().templates().improve(current_actor(), template_id, data["style"], data.get("model"))
+        quota; with `team_id`, of that team's pool). The template does not change: save the text
+        with PATCH to make it a new version."""
+        improved = services().templates().improve(current_actor(), template_id, data["style"], data.get("model"),
+                                                  team_id=data.get("team_id"))
         return {"template_id": improved.template_id, "text": improved.text, "variables": improved.variables,
                 "record_id": improved.record_id, "model": improved.model, "quota": improved.quota.to_dict()}
 

@@ -161,6 +161,9 @@ class ImproveIn(StrictSchema):
     style = Text(required=True, validate=validate.Length(min=1, max=32), metadata={
         "example": "general", "description": "A style's slug, or custom:<id> for one of your styles."})
     model = Text(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    team_id = Id(load_default=None, allow_none=True, metadata={
+        "description": "Spend a unit of this team's pooled daily limit instead of your own (SPEC §14); you must "
+                       "be a member. Omitted or null: your personal workspace."})
 
 
 class ImproveOut(Schema):

@@ -128,10 +128,13 @@ class _Generate(MethodView):
     @blp.response(201, RecordOut)
     @blp.alt_response(401, schema=ErrorOut)
     @blp.alt_response(403, schema=ErrorOut, description="email_not_confirmed")
-    @blp.alt_response(404, schema=ErrorOut, description="parent_id not found")
+    @blp.alt_response(402, schema=ErrorOut, description=(
+        "team_plan_required: team_id names a team without a team plan (no pooled limit); nothing was spent"))
+    @blp.alt_response(404, schema=ErrorOut, description="parent_id not found, or team_id is not a team of yours")
     @blp.alt_response(422, schema=ErrorOut, description="validation_error or prompt_rejected")
-    @blp.alt_response(429, schema=QuotaExceededOut,
-                      description="quota_exceeded, with Retry-After, the quota and upgrade_url (<BASE_URL>/pricing)")
+    @blp.alt_response(429, schema=QuotaExceededOut, description=(
+        "quota_exceeded, with Retry-After, the quota and upgrade_url (<BASE_URL>/pricing); with team_id, the "
+        "team's pool (or your daily cap in it) is used up and the quota is the pool's (or your cap's)"))
     @blp.alt_response(503, schema=ErrorOut, description="llm_unavailable")
     @blp.alt_response(
         200, content_type="text/event-stream", success=True,
@@ -142,12 +145,15 @@ class _Generate(MethodView):
         """Improve a prompt. With `Accept: text/event-stream` the answer streams: `delta` events with
         `{"text"}`, then `done` (the record) or `error` (the error body). The quota unit is
         reserved before the first byte and given back only for a failure before the first delta;
-        once output has been sent it is spent, even if the client hangs up."""
+        once output has been sent it is spent, even if the client hangs up. With `team_id` the unit
+        comes from that team's pooled limit (and the member's cap), never from your own, and the
+        quota in the answer is the pool's."""
         args = (current_actor(), data.get("prompt"), data["style"], data.get("model"), data.get("parent_id"),
                 data.get("feedback"))
+        team_id = data.get("team_id")
         if _wants_stream():
-            return _stream_response(services().prompts().improve_stream(*args))
-        generated = services().prompts().improve(*args)
+            return _stream_response(services().prompts().improve_stream(*args, team_id=team_id))
+        generated = services().prompts().improve(*args, team_id=team_id)
         return record_dict(generated.record, generated.quota)
 
 

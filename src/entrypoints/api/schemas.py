@@ -192,6 +192,11 @@ class PromptIn(StrictSchema):
     parent_id = fields.Integer(load_default=None, allow_none=True, strict=True,
                                validate=validate.Range(min=1, max=2**62))
     feedback = Text(load_default=None, allow_none=True, validate=validate.Length(max=FEEDBACK_MAX))
+    team_id = fields.Integer(load_default=None, allow_none=True, strict=True,
+                             validate=validate.Range(min=1, max=MAX_ID), metadata={
+                                 "description": "Spend a unit of this team's pooled daily limit instead of "
+                                                "your own (SPEC §14); you must be a member. Omitted or null: "
+                                                "your personal workspace."})
 
 
 class RecordOut(Schema):

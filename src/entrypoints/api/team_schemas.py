@@ -10,7 +10,7 @@ from promptcore.domain.teams import NAME_MAX
 from promptcore.domain.users import EMAIL_MAX
 from promptcore.services.teams import CAP_MAX
 
-from .schemas import StrictSchema, Text
+from .schemas import QuotaOut, StrictSchema, Text
 
 ROLES = ["owner", "admin", "member"]
 
@@ -54,6 +54,23 @@ class MemberPatchIn(StrictSchema):
     daily_cap = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=0, max=CAP_MAX),
                                metadata={"description": "Units a day from the team pool (owners and admins set "
                                                         "it); null removes the cap."})
+
+
+class MemberUsageOut(Schema):
+    user_id = fields.Integer(required=True)
+    email = Text(required=True, allow_none=True)
+    name = Text(required=True, allow_none=True)
+    role = Text(required=True, metadata={"enum": ROLES})
+    daily_cap = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "The member's own cap on the pool; null: no cap of their own."})
+    used = fields.Integer(required=True, metadata={
+        "description": "Units the member drew from the team's pool in the current window."})
+
+
+class TeamUsageOut(Schema):
+    quota = fields.Nested(QuotaOut, required=True, metadata={
+        "description": "The team's pool now; limit 0 while the team has no team plan."})
+    members = fields.List(fields.Nested(MemberUsageOut), required=True)
 
 
 # -- invitations ----------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from .team_schemas import (
     TeamDetailOut,
     TeamIn,
     TeamOut,
+    TeamUsageOut,
 )
 
 __all__ = ["blp", "invitation_dict", "member_dict", "team_dict"]
@@ -185,6 +186,24 @@ class MemberItem(MethodView):
     def delete(self, team_id, user_id):
         """Remove a member; with your own id, leave the team. What they made in the team stays."""
         services().teams().remove(current_actor(), team_id, user_id)
+
+
+@blp.route(f"{TEAM}/usage")
+class TeamUsageView(MethodView):
+    decorators = [login_required]
+
+    @blp.doc(security=BEARER)
+    @blp.response(200, TeamUsageOut)
+    @blp.alt_response(401, schema=ErrorOut)
+    @blp.alt_response(404, schema=ErrorOut, description="not_found: no such team, or you are not a member")
+    def get(self, team_id):
+        """The team's pooled daily quota now and what each member drew from it in the current
+        window (members as GET /members lists them)."""
+        usage = services().quota().team_usage(current_actor(), team_id)
+        return {"quota": usage.quota.to_dict(),
+                "members": [{"user_id": m.member.user_id, "email": m.member.email, "name": m.member.name,
+                             "role": m.member.role.value, "daily_cap": m.member.daily_cap, "used": m.used}
+                            for m in usage.members]}
 
 
 # -- invitations ----------------------------------------------------------------------------------

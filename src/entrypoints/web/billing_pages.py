@@ -1,23 +1,36 @@
 """Plans and payments on the pages (SPEC §12.6): /pricing with the Upgrade buttons (and the
 hand-off to the payment page, /pricing/pay/<id>),
-/account/billing (the plan, renewal, cancel/resume, payments, and the return from checkout) and
-/admin/payments (search and refunds).
+/account/billing (the plan, renewal, cancel/resume, payments, and the return from checkout),
+/teams/<id>/billing (a team's plan and payments, §14) and /admin/payments (search and refunds).
 
 The pages call the same Billing use cases as the API. Bad input gets the page again with a 4xx
 and the reason in words; a change that worked is flashed and answered with a 303 (post, redirect,
-get). Team plans are listed but not sold here: teams come with §14."""
+get). A team plan is bought on /pricing by an owner of the team, who picks which of their teams;
+its members see who can buy it, and the team's billing page (linked from the team page) shows
+every member the plan and payments, and its owners the cancel/resume/renewal buttons."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from promptcore.domain.billing import FREE_PLAN, Money, Payment, PaymentStatus, Subscription, SubscriptionStatus
+from promptcore.domain.billing import (
+    FREE_PLAN,
+    Money,
+    Owner,
+    Payment,
+    PaymentStatus,
+    Subscription,
+    SubscriptionStatus,
+)
 from promptcore.domain.billing_errors import PaymentRejected
-from promptcore.domain.errors import PromptcoreError
+from promptcore.domain.errors import NotFound, PromptcoreError
+from promptcore.domain.teams import TeamRole
+from promptcore.services.billing import may_pay_for_team
 
 from ..api.errors import lookup
 from ..deps import services
@@ -52,6 +65,7 @@ BILLING_MESSAGES = (
     N_('Give the amount as a string such as "490.00".'),
     N_('Enter an amount such as "490.00": digits, at most two after the point.'),
     N_("The amount is too large."),
+    N_("The team has no subscription."),
 )
 
 
@@ -103,6 +117,7 @@ def cancellation_text(reason: str | None) -> str:
         "gave_up": _("the payment service did not confirm the payment in time"),
         "provider_unavailable": _("the payment service could not be reached"),
         "rejected_by_provider": _("the payment service refused the payment"),
+        "replaced_by_new_checkout": _("a newer checkout replaced it"),
     }
     if not reason:
         return _("the payment was declined")
@@ -158,17 +173,42 @@ def _error_status(error: PromptcoreError) -> int:
 # -- /pricing -------------------------------------------------------------------------------------
 
 
-def _pricing(status: int = 200, error: str | None = None):
+def _team_choices() -> dict[str, Any]:
+    """The teams side of /pricing for the signed-in user: the teams they own (to buy a team plan
+    for; each with the plan it is on now and until when), and for the teams they only belong to,
+    who can buy it — that team's owners."""
+    actor = current_actor()
+    teams, billing = services().teams(), services().billing()
+    owned, others = [], []
+    for view in teams.list(actor):
+        team = view.team
+        if may_pay_for_team(view.role):
+            overview = billing.overview(actor, team_id=team.id)
+            sub = overview.subscription
+            until = sub.period_end if sub is not None and not overview.plan.is_free else None
+            owned.append({"id": team.id, "name": team.name, "plan": overview.plan.slug, "until": until})
+        else:
+            owners = [m.name or m.email for m in teams.members(actor, team.id) if m.role is TeamRole.OWNER]
+            others.append({"id": team.id, "name": team.name, "owners": owners})
+    return {"owned": owned, "others": others}
+
+
+def _pricing(status: int = 200, error: str | None = None, team_id: int | None = None):
     billing = services().billing()
     language = current_language()
     user = current_user()
     current = None
+    teams: dict[str, Any] = {"owned": [], "others": []}
     if user is not None:
         current = billing.overview(current_actor()).plan.slug
+        teams = _team_choices()
+    if team_id is None:
+        team_id = parse_id(request.args.get("team"))
     plans = billing.plans()
     return render_template(
         "pricing.html", plans=plans, current=current, enabled=billing.enabled, error=error,
         titles={p.slug: p.title(language) for p in plans}, form=CsrfForm(), free_plan=FREE_PLAN,
+        owned_teams=teams["owned"], member_teams=teams["others"], chosen_team=team_id,
         **_context_helpers()), status
 
 
@@ -179,15 +219,21 @@ def pricing():
 
 @bp.post("/pricing/checkout")
 def pricing_checkout():
-    """The Upgrade button: start a checkout and send the browser to the provider's payment page."""
+    """The Upgrade button: start a checkout and send the browser to the provider's payment page.
+    A team plan's form names one of the user's teams (``team_id``); the use case checks that they
+    own it."""
     if current_user() is None:
         return redirect(url_for("web.login", next=url_for("web.pricing")), 303)
     plan = (request.form.get("plan") or "").strip()[:32]
     renew = request.form.get("renew") in ("y", "1", "on", "true")
+    raw_team = request.form.get("team_id")
+    team_id = parse_id(raw_team) if raw_team else None
     try:
-        result = services().billing().checkout(current_actor(), plan, renew)
+        if raw_team and team_id is None:
+            raise NotFound("Team not found.")
+        result = services().billing().checkout(current_actor(), plan, renew, team_id=team_id)
     except PromptcoreError as exc:
-        return _pricing(_error_status(exc), billing_message(exc))
+        return _pricing(_error_status(exc), billing_message(exc), team_id)
     return redirect(url_for("web.pricing_pay", payment_id=result.payment_id), 303)
 
 
@@ -202,6 +248,8 @@ def pricing_pay(payment_id: int):
     payment = services().billing().payment(current_actor(), payment_id)
     url = payment.confirmation_url if not payment.is_final else None
     if not url or not url.startswith(("https://", "http://")):
+        if payment.owner.is_team:
+            return redirect(url_for("web.team_billing", team_id=payment.owner.id, payment=payment.id), 303)
         return redirect(url_for("web.account_billing", payment=payment.id), 303)
     return render_template("checkout_handoff.html", payment=payment, url=url, titles=_plan_titles(),
                            **_context_helpers())
@@ -259,6 +307,8 @@ def _subscription_view(s: Subscription | None) -> dict[str, Any] | None:
 @login_required
 def account_billing():
     returned = _returned_payment()
+    if returned is not None and returned.owner.is_team:  # a team's payment: the team's page tells it
+        return redirect(url_for("web.team_billing", team_id=returned.owner.id, payment=returned.id), 303)
     return _account_billing(returned=returned)
 
 
@@ -296,6 +346,95 @@ def account_billing_renewal():
     done = _("Automatic renewal is on.") if enabled else \
         _("Automatic renewal is off and the card is forgotten. The plan runs to the end of the period.")
     return _change(lambda: services().billing().set_renewal(current_actor(), enabled), done)
+
+
+# -- /teams/<id>/billing (SPEC §14) ----------------------------------------------------------------
+
+
+@bp.app_template_global("team_plan")
+def team_plan(team_id: int) -> dict[str, Any]:
+    """The team page's "Plan: …" line: the team's plan now, and until when it is paid."""
+    overview = services().billing().overview(current_actor(), team_id=team_id)
+    sub = overview.subscription
+    on_plan = not overview.plan.is_free and sub is not None
+    return {"title": overview.plan.title(current_language()) if on_plan else None,
+            "until": sub.period_end if on_plan and sub is not None else None}
+
+
+def _team_billing(team_id: int, status: int = 200, error: str | None = None, returned: Payment | None = None):
+    actor = current_actor()
+    teams, billing = services().teams(), services().billing()
+    view = teams.get(actor, team_id)  # a non-member: 404
+    overview = billing.overview(actor, team_id=team_id)
+    payments = []
+    for p in billing.payments(actor, team_id=team_id):
+        if returned is not None and p.id == returned.id:
+            p = returned  # the list shows the refreshed state too
+        if p.user_id != actor.user_id and p.confirmation_url:
+            p = dataclasses.replace(p, confirmation_url=None)  # only the payer is sent on to pay
+        payments.append(p)
+    owners = [m for m in teams.members(actor, team_id) if m.role is TeamRole.OWNER]
+    subscription = overview.subscription
+    return render_template(
+        "team_billing.html", team=view.team, role=view.role, may_manage=may_pay_for_team(view.role),
+        owners=owners, overview=overview, plan=overview.plan, subscription=subscription,
+        sub=_subscription_view(subscription), payments=payments, returned=returned, error=error,
+        titles=_plan_titles(), form=CsrfForm(), **_context_helpers()), status
+
+
+@bp.get("/teams/<int:team_id>/billing")
+@login_required
+def team_billing(team_id: int):
+    services().teams().get(current_actor(), team_id)  # a non-member: 404 before anything is read
+    returned = None
+    raw = request.args.get("payment")
+    if raw is not None:  # the return from checkout: one of this team's payments, by its payer
+        payment_id = parse_id(raw)
+        if payment_id is None:
+            abort(404)
+        returned = services().billing().payment(current_actor(), payment_id)
+        if returned.owner != Owner.team(team_id):
+            abort(404)
+    return _team_billing(team_id, returned=returned)
+
+
+def _team_change(team_id: int, act, done: str):
+    services().teams().get(current_actor(), team_id)  # a non-member: 404 before the form is read
+    try:
+        act()
+    except PromptcoreError as exc:
+        return _team_billing(team_id, _error_status(exc), billing_message(exc))
+    flash(done, "success")
+    return redirect(url_for("web.team_billing", team_id=team_id), 303)
+
+
+@bp.post("/teams/<int:team_id>/billing/cancel")
+@login_required
+def team_billing_cancel(team_id: int):
+    return _team_change(team_id, lambda: services().billing().cancel(current_actor(), team_id=team_id),
+                        _("The team's subscription is canceled: the plan stays until the end of the paid period, "
+                          "and nothing more will be charged."))
+
+
+@bp.post("/teams/<int:team_id>/billing/resume")
+@login_required
+def team_billing_resume(team_id: int):
+    return _team_change(team_id, lambda: services().billing().resume(current_actor(), team_id=team_id),
+                        _("The team's subscription continues and renews at the end of the period."))
+
+
+@bp.post("/teams/<int:team_id>/billing/renewal")
+@login_required
+def team_billing_renewal(team_id: int):
+    services().teams().get(current_actor(), team_id)
+    raw = request.form.get("enabled")
+    if raw not in ("0", "1"):
+        return _team_billing(team_id, 400, _("Choose whether to renew automatically."))
+    enabled = raw == "1"
+    done = _("Automatic renewal is on.") if enabled else \
+        _("Automatic renewal is off and the card is forgotten. The plan runs to the end of the period.")
+    return _team_change(team_id, lambda: services().billing().set_renewal(current_actor(), enabled,
+                                                                           team_id=team_id), done)
 
 
 # -- /admin/payments ------------------------------------------------------------------------------

@@ -145,6 +145,11 @@ CORE_MESSAGES = (
     N_("The invitation link is invalid, expired or already used."),
     N_("Confirm your e-mail address before joining a team."),
     N_("You are already a member of this team."),
+    # the team pool
+    N_("This team has no plan with a shared daily limit yet; an owner can upgrade the team, "
+       "or generate in your personal workspace."),
+    N_("The team has used its shared limit for today."),
+    N_("You have used your daily share of the team's limit."),
     N_("Administrators only."),
 )
 

@@ -128,6 +128,21 @@ def team_create():
 # -- one team ---------------------------------------------------------------------------------------
 
 
+def _usage_today(actor, team_id: int) -> dict[str, Any]:
+    """The "Usage today" section: the pool (used of its limit; limit 0 without a team plan) and
+    each member's draw on it, the bar measured against their cap, else against the pool's limit."""
+    usage = services().quota().team_usage(actor, team_id)
+    pool = usage.quota
+    rows = []
+    for drawn in sorted(usage.members, key=lambda m: (-m.used, (m.member.name or m.member.email or "").lower())):
+        member = drawn.member
+        scale = member.daily_cap if member.daily_cap is not None else pool.limit
+        rows.append({"member": member, "used": drawn.used, "cap": member.daily_cap, "max": max(scale, drawn.used, 1),
+                     "full": member.daily_cap is not None and drawn.used >= member.daily_cap,
+                     "is_me": member.user_id == actor.user_id})
+    return {"quota": pool, "plan": pool.limit > 0, "rows": rows}
+
+
 def _team_page(team_id: int, status: int = 200, *, errors: list[str] | None = None,
                rename_form: TeamNameForm | None = None, invite_form: InviteForm | None = None,
                cap_errors: dict[int, list[str]] | None = None):
@@ -150,6 +165,7 @@ def _team_page(team_id: int, status: int = 200, *, errors: list[str] | None = No
         may_rename=may_rename_team(mine), may_delete=may_delete_team(mine), may_cap=may_set_cap(mine),
         can_invite=can_invite, may_manage_invitation=lambda invitation: may_invite(mine, invitation.role),
         errors=errors or [], cap_errors=cap_errors or {}, cap_max=CAP_MAX, name_max=NAME_MAX,
+        usage=_usage_today(actor, team_id),
         rename_form=rename_form or TeamNameForm(formdata=None, data={"name": view.team.name}),
         invite_form=_invite_form(mine, invite_form)), status
 

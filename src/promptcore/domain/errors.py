@@ -63,10 +63,10 @@ class EmailNotConfirmed(PromptcoreError):
 class QuotaExceeded(PromptcoreError):
     default_message = "You have used all your improvements for today."
 
-    def __init__(self, quota: Any, retry_after: int) -> None:
+    def __init__(self, quota: Any, retry_after: int, message: str | None = None) -> None:
         self.quota = quota
         self.retry_after = max(1, int(retry_after))
-        super().__init__()
+        super().__init__(message)
 
 
 class PromptRejected(PromptcoreError):
@@ -109,6 +109,13 @@ class LimitReached(Conflict):
     """An owner has as many of something as they may have (500 templates, 100 styles ...)."""
 
     default_message = "You have reached the limit for these items; delete some first."
+
+
+class TeamPlanRequired(PromptcoreError):
+    """Generating for a team whose plan has no pooled limit (SPEC §14)."""
+
+    default_message = ("This team has no plan with a shared daily limit yet; an owner can upgrade the team, "
+                       "or generate in your personal workspace.")
 
 
 class LastOwner(Conflict):

@@ -17,10 +17,12 @@ from ..domain.quota import UnitSource
 
 class QuotaLedger(ABC):
     @abstractmethod
-    def reserve(self, user_id: int, at: datetime, source: UnitSource, source_id: int | None = None) -> int:
+    def reserve(self, user_id: int, at: datetime, source: UnitSource, source_id: int | None = None,
+                team_id: int | None = None) -> int:
         """Add a pending unit of this user's, created ``at``, spent by ``source`` (and the id of
-        the spender's own row, if it has one); the unit's id. The caller has checked the limit
-        under the user's row lock."""
+        the spender's own row, if it has one); the unit's id. With ``team_id`` the unit is drawn
+        from that team's pool (SPEC §14) and never counts against the user's own limit. The caller
+        has checked the limit under the user's row lock (and the team's, for a pool)."""
     @abstractmethod
     def keep(self, unit_id: int) -> None:
         """The spender succeeded: a pending unit becomes kept and counts until it leaves the
@@ -31,7 +33,14 @@ class QuotaLedger(ABC):
     @abstractmethod
     def usage(self, user_id: int, since: datetime, stale_before: datetime,
               limit: int) -> tuple[int, datetime | None]:
-        """Of this user's units created at or after ``since`` that count (kept ones, and pending
-        ones created at or after ``stale_before``), take the newest ``limit``: their number and
-        the oldest creation time among them (0 and None when ``limit`` is 0 or less). That is all
-        the quota arithmetic needs (QuotaPolicy.status_of)."""
+        """Of this user's own units (not drawn from a team pool) created at or after ``since`` that
+        count (kept ones, and pending ones created at or after ``stale_before``), take the newest
+        ``limit``: their number and the oldest creation time among them (0 and None when ``limit``
+        is 0 or less). That is all the quota arithmetic needs (QuotaPolicy.status_of)."""
+    @abstractmethod
+    def pool_usage(self, team_id: int, since: datetime, stale_before: datetime, limit: int,
+                   user_id: int | None = None) -> tuple[int, datetime | None]:
+        """As ``usage``, for the units drawn from a team's pool (by one member, with ``user_id``)."""
+    @abstractmethod
+    def pool_by_member(self, team_id: int, since: datetime, stale_before: datetime) -> dict[int, int]:
+        """user id → the counted units each member drew from the team's pool since ``since``."""

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..domain.access import Actor, require_manage_users, require_read
+from ..domain.access import Actor, require_manage_users, require_member, require_read, require_team_action
 from ..domain.billing import (
     FREE_PLAN,
     PENDING_RECHECK_AFTER,
@@ -51,6 +51,7 @@ from ..domain.billing_errors import (
     WebhookForbidden,
 )
 from ..domain.errors import EmailNotConfirmed, NotFound, ValidationFailed
+from ..domain.teams import Team, TeamRole, may_delete_team
 from ..domain.users import User
 from ..ports import Clock, MailTemplates, UnitOfWork
 from ..ports.billing import PaymentGateway, ProviderPayment, RefundRecord
@@ -68,6 +69,15 @@ DEFAULT_WEBHOOK_NETWORKS = (
 # The "ends in 3 days" e-mail after a cancel (SPEC §12.7).
 ENDS_SOON_NOTICE = timedelta(days=3)
 REASON_REJECTED = "rejected_by_provider"
+# A user's pending checkout for one owner (themselves, or a team) is canceled on our side when they
+# start one for another: the one they pay last is the one they meant (a payment made through the old
+# page anyway still counts — the money wins, domain/billing.py).
+REASON_REPLACED = "replaced_by_new_checkout"
+# Only a team's owners pay for it and manage its subscription (SPEC §14): the rule of deleting it.
+may_pay_for_team = may_delete_team
+# The mails a team's owners get about its subscription. "Ends soon" and "expired" are written for a
+# personal account ("your account is back on the free plan") and are not sent for a team.
+TEAM_MAIL_KINDS = frozenset({"payment_received", "renewal_failed"})
 PAGE = 50
 SWEEP_BATCH = 100
 RENEWAL_BATCH = 100
@@ -181,17 +191,52 @@ class Billing:
 
     # -- the subscriber's view ----------------------------------------------------------------------
 
-    def overview(self, actor: Actor) -> BillingOverview:
+    @staticmethod
+    def _owner(actor: Actor, team_id: int | None, *, manage: bool = False) -> Owner:
+        """Whose subscription a request is about: the actor's own, or with ``team_id`` the team's —
+        which its members see and only its owners buy or change (NotFound for a non-member,
+        Forbidden for a member whose role does not allow the change; domain/access.py)."""
+        if team_id is None:
+            return Owner.user(actor.user_id)
+        if manage:
+            require_team_action(actor, team_id, may_pay_for_team)
+        else:
+            require_member(actor, team_id)
+        return Owner.team(team_id)
+
+    def overview(self, actor: Actor, team_id: int | None = None) -> BillingOverview:
+        """The plan that counts now and the subscription: the actor's, or a team's (its members).
+        A team without a team plan has no pool: its plan is shown as the free plan with a limit
+        of 0 (what services/quota.py draws from)."""
+        owner = self._owner(actor, team_id)
         now = self._clock.now()
         with self._uow() as uow:
-            subscription = uow.subscriptions.get(Owner.user(actor.user_id))
+            subscription = uow.subscriptions.get(owner)
             plan = uow.plans.get(effective_plan(subscription, now)) or uow.plans.get(FREE_PLAN)
         assert plan is not None, "the free plan is seeded by the migration"
+        if owner.is_team and plan.slug == FREE_PLAN:
+            return BillingOverview(dataclasses.replace(plan, daily_limit=0), subscription, self.enabled)
         return BillingOverview(self._shown(plan), subscription, self.enabled)
 
-    def payments(self, actor: Actor, limit: int = PAGE) -> list[Payment]:
+    def payments(self, actor: Actor, limit: int = PAGE, team_id: int | None = None) -> list[Payment]:
+        """The actor's payments, or a team's (every member sees them), newest first."""
+        owner = self._owner(actor, team_id)
         with self._uow() as uow:
-            return uow.payments.of_owner(Owner.user(actor.user_id), max(1, min(PAGE, limit)))
+            return uow.payments.of_owner(owner, max(1, min(PAGE, limit)))
+
+    def team_has_paid_plan(self, uow: UnitOfWork, team_id: int) -> bool:
+        """Whether a team's subscription is active and paid now (SPEC §14: such a team cannot be
+        deleted): a paid plan counts for it at this moment — within its period, or its grace after
+        a failed renewal — and the period was paid for, not granted. Runs in the caller's unit of
+        work (Teams.delete, under the team's lock)."""
+        subscription = uow.subscriptions.get(Owner.team(team_id))
+        if subscription is None or subscription.granted:
+            return False
+        slug = effective_plan(subscription, self._clock.now())
+        if slug == FREE_PLAN:
+            return False
+        plan = uow.plans.get(slug)
+        return plan is None or not plan.is_free  # a plan that vanished is treated as paid: refuse, not lose it
 
     def payment(self, actor: Actor, payment_id: int) -> Payment:
         """One of the actor's payments (404 for anyone else's). A payment still pending is asked
@@ -214,10 +259,21 @@ class Billing:
     def _description(self, plan: Plan) -> str:
         return f"promptcore {plan.title_en}, {plan.period_days} days"
 
-    def checkout(self, actor: Actor, plan_slug: str, renew: bool = False) -> CheckoutResult:
+    def _return_url(self, payment: Payment) -> str:
+        """Where the provider sends the payer back: the billing page of whoever the payment is for."""
+        if payment.owner.is_team:
+            return f"{self._base_url}/teams/{payment.owner.id}/billing?payment={payment.id}"
+        return f"{self._base_url}/account/billing?payment={payment.id}"
+
+    def checkout(self, actor: Actor, plan_slug: str, renew: bool = False,
+                 team_id: int | None = None) -> CheckoutResult:
         """Start paying for one period of a plan (§12.2): 201 ``{payment_id, confirmation_url}``.
+        With ``team_id`` an owner of the team buys a team plan for it (§14: NotFound for a
+        non-member, Forbidden for a member who is not an owner); the subscription is the team's.
         The payment row is committed before the provider is called; while one checkout of the
-        user's is pending, another answers the same confirmation URL."""
+        user's for the same owner is pending, another answers the same confirmation URL (one for
+        another owner cancels it on our side: ``REASON_REPLACED``)."""
+        owner = self._owner(actor, team_id, manage=True) if team_id is not None else Owner.user(actor.user_id)
         gateway = self._require_gateway()
         now = self._clock.now()
         with self._uow() as uow:
@@ -226,14 +282,22 @@ class Billing:
                 raise NotFound("The account no longer exists.")
             if not user.is_email_confirmed:
                 raise EmailNotConfirmed("Confirm your e-mail address first: the receipt is sent there.")
+            if owner.is_team and uow.teams.get(owner.id) is None:
+                raise NotFound("Team not found.")
             plan = uow.plans.get(plan_slug) if isinstance(plan_slug, str) else None
             if plan is None or not plan.is_public:
                 raise ValidationFailed.on("plan", "No such plan.")
+            fresh = Payment.start(owner, plan, now, save_method=bool(renew))  # a free plan or the wrong owner: 422
             payment = uow.payments.pending_checkout(user.id)
+            if payment is not None and payment.owner != owner:
+                if payment.give_up(now, REASON_REPLACED).changed:
+                    payment.confirmation_url = None
+                    uow.payments.update(payment)
+                payment = None
             if payment is not None and payment.confirmation_url:
                 return CheckoutResult(payment.id, payment.confirmation_url)  # type: ignore[arg-type]
             if payment is None:
-                payment = Payment.start(Owner.user(user.id), plan, now, save_method=bool(renew))
+                payment = fresh
                 payment.user_id = user.id
                 uow.payments.add(payment)
                 uow.commit()
@@ -247,7 +311,7 @@ class Billing:
                 idempotence_key=payment.idempotence_key,
                 metadata={"payment_id": payment.id, "user_id": user.id},
                 customer_email=user.email,
-                return_url=f"{self._base_url}/account/billing?payment={payment.id}",
+                return_url=self._return_url(payment),
                 save_payment_method=payment.save_method,
             )
         except (PaymentProviderUnavailable, PaymentRejected) as exc:
@@ -342,6 +406,10 @@ class Billing:
         else:
             subscription.activate_or_extend(plan, now, method)
             uow.subscriptions.update(subscription, now)
+        if payment.owner.is_team:  # the team's owners are told, whoever of them paid
+            self._mail_owner(uow, subscription, "payment_received", amount=payment.amount,
+                             period_end=subscription.period_end)
+            return
         user = uow.users.get(payment.user_id) if payment.user_id is not None else None
         if user is not None:
             language = self._language(user)
@@ -471,10 +539,13 @@ class Billing:
             subscription = uow.subscriptions.lock(owner)
             if subscription is None:
                 return
-            user = uow.users.get(owner.id) if not owner.is_team else None
+            # whose card a renewal charges: the user's own; for a team, the owner who saved it
+            user = self._card_holder(uow, subscription) if owner.is_team else uow.users.get(owner.id)
             forgot = False
-            if user is None and not owner.is_team and subscription.payment_method_id is not None:
-                forgot = subscription.forget_payment_method().changed  # the account is gone: never charge it
+            if user is None and subscription.payment_method_id is not None:
+                # the account is gone (or, for a team, the card's holder is no longer one of its
+                # owners): never charge it
+                forgot = subscription.forget_payment_method().changed
             change = subscription.expire_if_due(now)
             if change.changed or forgot:
                 uow.subscriptions.update(subscription, now)
@@ -490,6 +561,26 @@ class Billing:
             uow.commit()
         if charge is not None:
             self._charge(*charge)
+
+    @staticmethod
+    def _card_holder(uow: UnitOfWork, subscription: Subscription) -> User | None:
+        """The owner of a team whose card the team's subscription renews with: the payer of the
+        latest succeeded payment that saved the card (a checkout with renewal, or a renewal). None
+        when there is no saved card, or its holder's account is gone or inactive, or they are no
+        longer an owner of the team — their card is not charged for a team they no longer run."""
+        if subscription.payment_method_id is None:
+            return None
+        team_id = subscription.owner.id
+        for payment in uow.payments.of_owner(subscription.owner, PAGE):
+            saved = payment.save_method or payment.purpose is PaymentPurpose.RENEWAL
+            if payment.status is not PaymentStatus.SUCCEEDED or not saved or payment.user_id is None:
+                continue
+            user = uow.users.get(payment.user_id)
+            member = uow.teams.member(team_id, payment.user_id)
+            if user is None or not user.is_active or member is None or member.role is not TeamRole.OWNER:
+                return None
+            return user
+        return None
 
     def _renewal_payment(self, uow: UnitOfWork, subscription: Subscription, user: User | None,
                          now: datetime) -> tuple[Payment, str, str | None] | None:
@@ -531,26 +622,28 @@ class Billing:
 
     # -- the subscriber's choices -------------------------------------------------------------------
 
-    def _change_subscription(self, actor: Actor, act: Callable[[Subscription, datetime], SubscriptionChange]
-                             ) -> Subscription:
+    def _change_subscription(self, actor: Actor, act: Callable[[Subscription, datetime], SubscriptionChange],
+                             team_id: int | None = None) -> Subscription:
+        owner = self._owner(actor, team_id, manage=True)
         now = self._clock.now()
         with self._uow() as uow:
-            subscription = uow.subscriptions.lock(Owner.user(actor.user_id))
+            subscription = uow.subscriptions.lock(owner)
             if subscription is None:
-                raise NotFound("You have no subscription.")
+                raise NotFound("The team has no subscription." if owner.is_team else "You have no subscription.")
             if act(subscription, now).changed:
                 uow.subscriptions.update(subscription, now)
                 uow.commit()
             return subscription
 
-    def cancel(self, actor: Actor) -> Subscription:
-        """The plan stays to the period end, then ends; nothing more is charged (§12.4)."""
-        return self._change_subscription(actor, lambda s, now: s.cancel(now))
+    def cancel(self, actor: Actor, team_id: int | None = None) -> Subscription:
+        """The plan stays to the period end, then ends; nothing more is charged (§12.4). With
+        ``team_id``: the team's subscription, by one of its owners (so for resume and renewal)."""
+        return self._change_subscription(actor, lambda s, now: s.cancel(now), team_id)
 
-    def resume(self, actor: Actor) -> Subscription:
-        return self._change_subscription(actor, lambda s, now: s.resume(now))
+    def resume(self, actor: Actor, team_id: int | None = None) -> Subscription:
+        return self._change_subscription(actor, lambda s, now: s.resume(now), team_id)
 
-    def set_renewal(self, actor: Actor, enabled: bool) -> Subscription:
+    def set_renewal(self, actor: Actor, enabled: bool, team_id: int | None = None) -> Subscription:
         """Renewal off drops the saved card; on needs one (a checkout with renewal saves it) and
         undoes a pending cancel."""
         def act(subscription: Subscription, now: datetime) -> SubscriptionChange:
@@ -561,7 +654,7 @@ class Billing:
                                                      "renewal chosen.")
             return subscription.resume(now)
 
-        return self._change_subscription(actor, act)
+        return self._change_subscription(actor, act, team_id)
 
     # -- administration -----------------------------------------------------------------------------
 
@@ -628,15 +721,23 @@ class Billing:
             uow.refunds.update(record)
             uow.commit()
 
-    def grant(self, email: str, plan_slug: str, days: int | None = None) -> Subscription:
+    def grant(self, email: str | None, plan_slug: str, days: int | None = None,
+              team_id: int | None = None) -> Subscription:
         """``promptcore plans grant``: a subscription without a payment, marked as granted, for
         ``days`` (default: the plan's period) from the later of now and the current end when on
-        the same plan, from now on another."""
+        the same plan, from now on another; to a user (``email``) or a team (``team_id``; a team
+        plan only)."""
         now = self._clock.now()
         with self._uow() as uow:
-            user = uow.users.get_by_email(email.strip().lower())
-            if user is None or user.id is None:
-                raise NotFound(f"No user {email!r}.")
+            if team_id is not None:
+                if uow.teams.get(team_id) is None:
+                    raise NotFound(f"No team {team_id}.")
+                owner = Owner.team(team_id)
+            else:
+                user = uow.users.get_by_email((email or "").strip().lower())
+                if user is None or user.id is None:
+                    raise NotFound(f"No user {email!r}.")
+                owner = Owner.user(user.id)
             plan = uow.plans.get(plan_slug)
             if plan is None:
                 raise NotFound(f"No plan {plan_slug!r}.")
@@ -644,7 +745,6 @@ class Billing:
                 raise ValidationFailed.on("plan", "Everyone has the free plan; grant a paid one.")
             if days is not None:
                 plan = dataclasses.replace(plan, period_days=days)
-            owner = Owner.user(user.id)
             subscription = uow.subscriptions.lock(owner)
             if subscription is None:
                 subscription = Subscription.begin(owner, plan, now, granted=True)
@@ -668,14 +768,27 @@ class Billing:
         uow.outbox.add(message, self._clock.now())
 
     def _mail_owner(self, uow: UnitOfWork, subscription: Subscription, kind: str, **context: Any) -> None:
-        if subscription.owner.is_team:
-            return  # teams (§14) are not here yet: their owners get the mail then
-        user = uow.users.get(subscription.owner.id)
-        if user is None:
-            return
+        """Tell the subscription's owner: the user, or each owner of the team (only the kinds in
+        TEAM_MAIL_KINDS), with the team's name beside the plan and a link to the team's billing
+        page. A Money in the context is written for each recipient's language."""
         plan = uow.plans.get(subscription.plan_slug)
-        language = self._language(user)
-        self._queue(uow, user, kind, plan=plan.title(language) if plan else subscription.plan_slug, **context)
+        team: Team | None = None
+        if subscription.owner.is_team:
+            team = uow.teams.get(subscription.owner.id) if kind in TEAM_MAIL_KINDS else None
+            if team is None:
+                return
+            owners = [m.user_id for m in uow.teams.members(subscription.owner.id) if m.role is TeamRole.OWNER]
+            recipients = [u for u in (uow.users.get(uid) for uid in owners) if u is not None and u.is_active]
+            context["link"] = f"{self._base_url}/teams/{subscription.owner.id}/billing"
+        else:
+            user = uow.users.get(subscription.owner.id)
+            recipients = [user] if user is not None else []
+        for user in recipients:
+            language = self._language(user)
+            title = plan.title(language) if plan else subscription.plan_slug
+            written = {key: value.human(language) if isinstance(value, Money) else value
+                       for key, value in context.items()}
+            self._queue(uow, user, kind, plan=f"{title} ({team.name})" if team else title, **written)
 
 
 def _read_notification(body: Any) -> tuple[str, str]:

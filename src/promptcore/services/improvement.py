@@ -150,16 +150,17 @@ class Prompts:
                               parent_id=parent_id if previous is not None else None, feedback=feedback)
         return request, record
 
-    def _reserve(self, actor: Actor, record: PromptRecord) -> Reservation:
+    def _reserve(self, actor: Actor, record: PromptRecord, team_id: int | None = None) -> Reservation:
         """Take one unit in its own committed transaction, before any upstream call, and write the
-        pending history record in the same transaction as the unit's source."""
+        pending history record in the same transaction as the unit's source. With ``team_id`` the
+        unit comes from that team's pool (SPEC §14)."""
 
         def add_record(uow: UnitOfWork, now: datetime) -> int | None:
             record.created_at = now
             record.status = RecordStatus.PENDING
             return uow.prompts.add(record).id
 
-        return self._quota.reserve(actor, UnitSource.GENERATION, add_record)
+        return self._quota.reserve(actor, UnitSource.GENERATION, add_record, team_id)
 
     def _finish(self, record: PromptRecord, reservation: Reservation, started: float, result: Improvement | None,
                 error: BaseException | None, produced: str | None = None) -> None:
@@ -193,9 +194,9 @@ class Prompts:
             uow.commit()
 
     def improve(self, actor: Actor, prompt: Any, style: Any, model: Any = None, parent_id: Any = None,
-                feedback: Any = None) -> Generated:
+                feedback: Any = None, team_id: int | None = None) -> Generated:
         request, record = self._prepare(actor, prompt, style, model, parent_id, feedback)
-        reservation = self._reserve(actor, record)
+        reservation = self._reserve(actor, record, team_id)
         started = time.perf_counter()
         try:
             result = self._improver.improve(request)
@@ -206,7 +207,7 @@ class Prompts:
         return Generated(record, reservation.quota)
 
     def improve_keeping(self, actor: Actor, prompt: Any, style: Any, model: Any,
-                        variables: tuple[str, ...]) -> Generated:
+                        variables: tuple[str, ...], team_id: int | None = None) -> Generated:
         """Improve a template's body so that the result has exactly ``variables`` (SPEC §13.1):
         the improver is told so; an answer that drops or invents one is asked for once more, and a
         second such answer is VariablesChanged. One unit for the whole call, kept only when it
@@ -214,7 +215,7 @@ class Prompts:
         request, record = self._prepare(actor, prompt, style, model, None, None)
         request = replace(request, keep_variables=tuple(variables))
         wanted = set(variables)
-        reservation = self._reserve(actor, record)
+        reservation = self._reserve(actor, record, team_id)
         started = time.perf_counter()
         try:
             for attempt in (1, 2):
@@ -249,7 +250,7 @@ class Prompts:
             log.exception("could not record the outcome of request %s", record.id)
 
     def improve_stream(self, actor: Actor, prompt: Any, style: Any, model: Any = None, parent_id: Any = None,
-                       feedback: Any = None) -> Generator[str | Generated, None, None]:
+                       feedback: Any = None, team_id: int | None = None) -> Generator[str | Generated, None, None]:
         """Reserve first (errors raise before any byte is sent), then yield text deltas and
         finally the Generated result (SPEC §7.1). A failure before the first delta releases the
         unit and raises. Once a delta has been handed out the unit is spent, however the stream
@@ -257,7 +258,7 @@ class Prompts:
         early (``close()``, as a WSGI server does when the client hangs up) makes the answer be
         read to its end, within the improver's deadline, and recorded whole."""
         request, record = self._prepare(actor, prompt, style, model, parent_id, feedback)
-        reservation = self._reserve(actor, record)
+        reservation = self._reserve(actor, record, team_id)
         return self._stream(request, record, reservation)
 
     def _stream(self, request: ImprovementRequest, record: PromptRecord,

@@ -12,16 +12,31 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
-from ..domain.access import Actor
+from ..domain.access import Actor, require_member
 from ..domain.billing import FREE_PLAN, Owner, effective_plan
-from ..domain.errors import EmailNotConfirmed, NotFound, QuotaExceeded
+from ..domain.errors import EmailNotConfirmed, NotFound, QuotaExceeded, TeamPlanRequired
 from ..domain.quota import QuotaPolicy, QuotaStatus, UnitSource, effective_daily_limit
+from ..domain.teams import Member
 from ..domain.users import User
 from ..ports import Clock, UnitOfWork
 from .notifications import LimitNotices
 
 # Writes the spender's own row in the reservation's transaction and answers its id (or None).
 Spender = Callable[[UnitOfWork, datetime], "int | None"]
+
+
+@dataclass(frozen=True)
+class MemberUsage:
+    member: Member
+    used: int  # units drawn from the pool in the current window
+
+
+@dataclass(frozen=True)
+class TeamUsage:
+    """A team's pool now (limit 0 without a team plan) and what each member drew from it."""
+
+    quota: QuotaStatus
+    members: list[MemberUsage]
 
 
 @dataclass(frozen=True)
@@ -82,6 +97,31 @@ class Quota:
                                        max(limit, 0))
         return limit, used, oldest
 
+    @staticmethod
+    def _pool_limit(uow: UnitOfWork, team_id: int, now: datetime) -> int:
+        """The daily limit of the team's pool: its active team plan's, else 0 (no pool)."""
+        slug = effective_plan(uow.subscriptions.get(Owner.team(team_id)), now)
+        if slug == FREE_PLAN:
+            return 0
+        plan = uow.plans.get(slug)
+        return plan.daily_limit if plan is not None else 0
+
+    def _pool(self, uow: UnitOfWork, team_id: int, now: datetime) -> tuple[int, int, datetime | None]:
+        limit = self._pool_limit(uow, team_id, now)
+        used, oldest = uow.quota.pool_usage(team_id, self._policy.window_start(now), self._policy.stale_before(now),
+                                            max(limit, 0))
+        return limit, used, oldest
+
+    def team_usage(self, actor: Actor, team_id: int) -> TeamUsage:
+        """The pool of a team the actor belongs to, and each member's draw on it (SPEC §14)."""
+        require_member(actor, team_id)
+        now = self._clock.now()
+        with self._uow() as uow:
+            quota = self._policy.status_of(*self._pool(uow, team_id, now), now)
+            drawn = uow.quota.pool_by_member(team_id, self._policy.window_start(now), self._policy.stale_before(now))
+            members = uow.teams.members(team_id)
+        return TeamUsage(quota, [MemberUsage(m, drawn.get(m.user_id, 0)) for m in members])
+
     def status_in(self, uow: UnitOfWork, user: User, now: datetime) -> QuotaStatus:
         """The quota at ``now``, read inside the caller's transaction."""
         return self._policy.status_of(*self._usage(uow, user, now), now)
@@ -96,7 +136,8 @@ class Quota:
 
     # -- spending ------------------------------------------------------------------------------
 
-    def reserve(self, actor: Actor, source: UnitSource, spender: Spender | None = None) -> Reservation:
+    def reserve(self, actor: Actor, source: UnitSource, spender: Spender | None = None,
+                team_id: int | None = None) -> Reservation:
         """Take one unit in its own committed transaction, before the spender calls out (no
         transaction stays open across that call). The user's row is locked first, so concurrent
         requests of one user are counted one after another and can never overspend. Over the limit:
@@ -104,7 +145,14 @@ class Quota:
         row in the same transaction (a pending history record, say) and answer its id, which the
         unit records as its source. Only a confirmed address spends units (SPEC §5), read from the
         locked row, not from whatever the caller loaded earlier. The unit that reaches the limit
-        also queues the limit e-mail in the same transaction (``notices``; SPEC §12.7)."""
+        also queues the limit e-mail in the same transaction (``notices``; SPEC §12.7).
+
+        With ``team_id`` the unit is drawn from that team's pool instead (SPEC §14): the actor must
+        be a member (else NotFound); the team is locked after the user, so members of one team are
+        counted one after another across processes; the pool's limit and the member's own cap
+        (if an admin set one) both apply; the user's personal limit is not touched."""
+        if team_id is not None:
+            require_member(actor, team_id)
         with self._uow() as uow:
             user = uow.users.lock(actor.user_id)
             if user is None or not user.is_active:
@@ -112,6 +160,8 @@ class Quota:
             if not user.is_email_confirmed:
                 raise EmailNotConfirmed()
             now = self._clock.now()
+            if team_id is not None:
+                return self._reserve_from_pool(uow, user, team_id, source, spender, now)
             limit, used, oldest = self._usage(uow, user, now)
             status = self._policy.status_of(limit, used, oldest, now)
             if status.exhausted:
@@ -126,6 +176,34 @@ class Quota:
             if after.exhausted and self._notices is not None:  # the last unit: the limit e-mail (§12.7)
                 self._notices.last_unit_spent(uow, user, after, now)
             uow.commit()
+        return Reservation(unit_id, after)
+
+    def _reserve_from_pool(self, uow: UnitOfWork, user: User, team_id: int, source: UnitSource,
+                           spender: Spender | None, now: datetime) -> Reservation:
+        uow.teams.lock_team(team_id)
+        member = uow.teams.member(team_id, user.id)
+        if member is None:  # removed since the request began
+            raise NotFound("Team not found.")
+        limit, used, oldest = self._pool(uow, team_id, now)
+        pool = self._policy.status_of(limit, used, oldest, now)
+        if limit <= 0:
+            raise TeamPlanRequired()
+        if pool.exhausted:
+            if self._on_exceeded is not None:
+                self._on_exceeded()
+            raise QuotaExceeded(pool, pool.retry_after(now), "The team has used its shared limit for today.")
+        if member.daily_cap is not None:
+            drawn, first = uow.quota.pool_usage(team_id, self._policy.window_start(now),
+                                                self._policy.stale_before(now), max(member.daily_cap, 0), user.id)
+            mine = self._policy.status_of(member.daily_cap, drawn, first, now)
+            if mine.exhausted:
+                if self._on_exceeded is not None:
+                    self._on_exceeded()
+                raise QuotaExceeded(mine, mine.retry_after(now), "You have used your daily share of the team's limit.")
+        source_id = spender(uow, now) if spender is not None else None
+        unit_id = uow.quota.reserve(user.id, now, source, source_id, team_id)
+        after = self._policy.status_of(limit, used + 1, oldest or now, now)
+        uow.commit()
         return Reservation(unit_id, after)
 
     def keep(self, reservation: Reservation, uow: UnitOfWork | None = None) -> None:

@@ -275,13 +275,15 @@ class Templates:
 
     # -- improving -----------------------------------------------------------------------------
 
-    def improve(self, actor: Actor, template_id: int, style: Any, model: Any = None) -> TemplateImprovement:
-        """Rewrite the latest body keeping exactly its variables (one quota unit; one retry, then
-        422 variables_changed). The template itself does not change."""
+    def improve(self, actor: Actor, template_id: int, style: Any, model: Any = None,
+                team_id: int | None = None) -> TemplateImprovement:
+        """Rewrite the latest body keeping exactly its variables (one quota unit, from the pool of
+        ``team_id`` when given; one retry, then 422 variables_changed). The template itself does not
+        change."""
         with self._uow() as uow:
             template = self._load(uow, actor, template_id)
         names = template.variables
-        generated = self._prompts.improve_keeping(actor, template.body, style, model, tuple(names))
+        generated = self._prompts.improve_keeping(actor, template.body, style, model, tuple(names), team_id)
         record = generated.record
         return TemplateImprovement(template_id=template_id, text=record.generated_prompt or "", variables=names,
                                    record_id=record.id, model=record.model, quota=generated.quota)

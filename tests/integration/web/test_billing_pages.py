@@ -96,12 +96,13 @@ def test_pricing_shows_the_plans_side_by_side_in_both_languages(billing_site):
     assert "Improvements a day: 100" in page and "Improvements a day: 3" in page
     assert 'id="upgrade-pro"' in page and 'name="renew"' in page
     assert 'id="upgrade-team"' not in page and 'id="upgrade-free"' not in page
-    assert "For teams, coming soon." in page
+    assert "An owner of a team upgrades it here." in page  # anonymous: no team to choose
     assert 'id="billing-off"' not in page and "<script>" not in page
     page = text(client.get("/pricing", headers=RU))
     assert '<html lang="ru"' in page and "Тарифы" in page and "Про" in page and "Команда" in page
     assert f"490,00{NBSP}₽" in page and f"1{NBSP}990,00{NBSP}₽" in page
-    assert "Улучшений в день: 100" in page and "Продлевать автоматически" in page and "Для команд, скоро." in page
+    assert "Улучшений в день: 100" in page and "Продлевать автоматически" in page
+    assert "Владелец команды подключает ей тариф здесь." in page
 
 
 def test_the_signed_in_users_plan_is_marked(billing_site):

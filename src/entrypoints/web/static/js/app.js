@@ -82,6 +82,8 @@
   var quotaBox = document.getElementById("quota-box");
   var generateButton = document.getElementById("generate");
   var mainForm = document.getElementById("generate-form");
+  var workspaceSelect = document.getElementById("team_id");
+  var busyNow = false;
 
   function clearErrors(form) {
     form.querySelectorAll("[data-error-for]").forEach(function (el) { el.hidden = true; el.textContent = ""; });
@@ -105,6 +107,7 @@
   }
 
   function setBusy(busy) {
+    busyNow = busy;
     document.querySelectorAll("form[data-stream] button[type=submit]").forEach(function (b) {
       if (busy) { b.disabled = true; } else if (b !== generateButton) { b.disabled = false; }
     });
@@ -126,6 +129,8 @@
 
   function startStream(form, submitter) {
     var data = submitter ? new FormData(form, submitter) : new FormData(form);
+    /* A refinement draws from the workspace shown in the switcher, as the main form does. */
+    if (workspaceSelect && form !== mainForm) data.set("team_id", workspaceSelect.value);
     var previous = resultBox.innerHTML;
     var template = document.getElementById("stream-template");
     var output = null;
@@ -203,6 +208,31 @@
     }).catch(function () {
       if (!finished) fail();
     }).then(function () { setBusy(false); });
+  }
+
+  /* -- the workspace switcher: remember the choice and show its quota at once ------------------ */
+  if (workspaceSelect && mainForm && quotaBox && window.fetch) {
+    workspaceSelect.addEventListener("change", function () {
+      var data = new FormData();
+      data.append("csrf_token", mainForm.querySelector('[name="csrf_token"]').value);
+      data.append("team_id", workspaceSelect.value);
+      var problem = mainForm.querySelector('[data-error-for="team_id"]');
+      fetch(workspaceSelect.getAttribute("data-switch"), {
+        method: "POST", body: data, credentials: "same-origin", headers: { "Accept": "application/json" }
+      }).then(function (response) {
+        return response.json().then(function (answer) {
+          if (answer.quota_html) quotaBox.innerHTML = answer.quota_html;
+          if (problem) {
+            problem.hidden = response.ok;
+            problem.textContent = response.ok ? "" : (answer.message || body.getAttribute("data-failed"));
+            problem.closest(".field").classList.toggle("has-error", !response.ok);
+          }
+          if (!busyNow) setBusy(false);
+        });
+      }).catch(function () {
+        if (problem) { problem.hidden = false; problem.textContent = body.getAttribute("data-failed"); }
+      });
+    });
   }
 
   if (resultBox && window.fetch && window.TextDecoder && window.ReadableStream) {
