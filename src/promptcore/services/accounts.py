@@ -423,6 +423,9 @@ class Accounts:
         user = self.get_profile(actor)
         self._check_password(user, password)
         with self._uow() as uow:
+            # the user's row first, then each team's: the order a pool reservation takes them in
+            # (services/quota.py), so the two can never wait on each other
+            uow.users.lock(user_id)
             for team, role in uow.teams.of_user(user_id):
                 if role is not TeamRole.OWNER or team.id is None:
                     continue
