@@ -132,6 +132,10 @@ class FakePaymentRepository(PaymentRepository):
         mine = sorted((p for p in self.s.payments.values() if p.owner == owner), key=lambda p: -p.id)
         return [copy.deepcopy(p) for p in mine[:limit]]
 
+    def open_of_owner(self, owner: Owner) -> Payment | None:
+        mine = [p for p in self.s.payments.values() if p.owner == owner and p.status in _OPEN]
+        return copy.deepcopy(max(mine, key=lambda p: p.id)) if mine else None
+
     def search(self, query: str | None, before_id: int | None, limit: int) -> list[Payment]:
         rows = sorted(self.s.payments.values(), key=lambda p: -p.id)
         if query:

@@ -16,7 +16,7 @@ from promptcore.domain.notifications import SentNotification
 from promptcore.domain.prompts import Improvement, ImprovementRequest, PromptRecord, RecordStatus, Style
 from promptcore.domain.quick_templates import QUICK_TEMPLATES
 from promptcore.domain.quota import UnitSource, UnitStatus
-from promptcore.domain.teams import Invitation, Member, Team, TeamRole
+from promptcore.domain.teams import Invitation, Member, SharedRecord, Team, TeamRole
 from promptcore.domain.templates import Template, TemplateVersion
 from promptcore.domain.users import ACCESS_TOKEN_TTL, User
 from promptcore.ports import (
@@ -40,6 +40,7 @@ from promptcore.ports import (
     QuotaLedger,
     RefreshTokenRepository,
     RefreshTokenRow,
+    SharedRecordRepository,
     SignedTokenCodec,
     StyleRepository,
     TeamRepository,
@@ -48,6 +49,7 @@ from promptcore.ports import (
     UserRepository,
 )
 from promptcore.ports.mail import MAIL_KINDS
+from tests.fake_api_keys import FakeApiKeyRepository  # noqa: F401 - the ApiKeyRepository port's fake
 from tests.fake_billing import (
     FakeBillingEventRepository,
     FakePaymentRepository,
@@ -56,6 +58,7 @@ from tests.fake_billing import (
     FakeSubscriptionRepository,
     seed_plans,
 )
+from tests.fake_compare import FakeAnswerer, FakeComparisonRepository  # noqa: F401 - Try it's ports
 from tests.fake_payments import FakePaymentGateway  # noqa: F401 - the PaymentGateway port's fake
 
 
@@ -124,6 +127,13 @@ class FakeStore:
     teams: dict[int, Team] = field(default_factory=dict)
     team_members: dict[tuple[int, int], Member] = field(default_factory=dict)
     invitations: dict[int, Invitation] = field(default_factory=dict)
+    # personal API keys (tests/fake_api_keys.py) and how many times a key's last use was written
+    api_keys: dict[int, Any] = field(default_factory=dict)
+    api_key_touches: int = 0
+    # records shared with a team, by record id
+    shared_records: dict[int, SharedRecord] = field(default_factory=dict)
+    # Try it (SPEC §15.3): the comparison kept with a record, by record id (tests/fake_compare.py)
+    comparisons: dict[int, Any] = field(default_factory=dict)
     ids: Any = field(default_factory=lambda: itertools.count(1))
 
 
@@ -166,8 +176,17 @@ class FakeUserRepository(UserRepository):
         for key in [k for k, r in self.s.prompts.items() if r.user_id == user_id]:
             del self.s.prompts[key]
             self.s.deleted_prompts.pop(key, None)
+            self.s.shared_records.pop(key, None)
+        for shared in self.s.shared_records.values():
+            if shared.shared_by == user_id:
+                shared.shared_by = None
+        for item in [*self.s.templates.values(), *self.s.custom_styles.values()]:
+            if item.author_id == user_id:
+                item.author_id = None
         for key in [k for k, r in self.s.refresh.items() if r["user_id"] == user_id]:
             del self.s.refresh[key]
+        for key in [k for k, api_key in self.s.api_keys.items() if api_key.user_id == user_id]:
+            del self.s.api_keys[key]
         for key in [k for k in self.s.counters if k[0] == user_id]:
             del self.s.counters[key]
         for key in [k for k, u in self.s.quota_units.items() if u["user_id"] == user_id]:
@@ -481,6 +500,14 @@ def _sorted_tags(tags: Any) -> tuple[str, ...]:
     return tuple(sorted(set(tags)))
 
 
+def _same_library(item: Any, owner_id: int | None, team_id: int | None) -> bool:
+    """As the SQL repositories' ``_library``: a team's items when ``team_id`` is given, else the
+    owner's own."""
+    if team_id is not None:
+        return item.team_id == team_id
+    return owner_id is not None and item.owner_id == owner_id
+
+
 class FakeTemplateRepository(TemplateRepository):
     """As SqlTemplateRepository: titles unique per owner regardless of case (casefolded), tags
     sorted alphabetically, the quick templates (no owner) seeded from QUICK_TEMPLATES."""
@@ -493,11 +520,11 @@ class FakeTemplateRepository(TemplateRepository):
         return dataclasses.replace(copy.deepcopy(template), extra={})
 
     def _check_title(self, template: Template) -> None:
-        if template.owner_id is None:
+        if template.owner_id is None and template.team_id is None:
             return
         key = template.title.casefold()
-        if any(other.owner_id == template.owner_id and other.title.casefold() == key and other.id != template.id
-               for other in self.s.templates.values()):
+        if any(_same_library(other, template.owner_id, template.team_id) and other.title.casefold() == key
+               and other.id != template.id for other in self.s.templates.values()):
             raise TitleTaken()
 
     def add(self, template: Template, author_id: int | None, note: str | None = None) -> Template:
@@ -523,7 +550,7 @@ class FakeTemplateRepository(TemplateRepository):
         stored = self.s.templates.get(template.id)
         if stored is None:  # as UPDATE ... WHERE id = :id: an unknown id changes nothing
             return
-        self._check_title(dataclasses.replace(template, owner_id=stored.owner_id))
+        self._check_title(dataclasses.replace(template, owner_id=stored.owner_id, team_id=stored.team_id))
         template.tags = _sorted_tags(template.tags)
         stored.title, stored.description, stored.favourite = template.title, template.description, template.favourite
         stored.tags, stored.updated_at = template.tags, _utc(template.updated_at)
@@ -551,13 +578,13 @@ class FakeTemplateRepository(TemplateRepository):
         self.s.templates.pop(template_id, None)
         self.s.template_versions.pop(template_id, None)
 
-    def _owned(self, owner_id: int) -> list[Template]:
-        return [tpl for tpl in self.s.templates.values() if tpl.owner_id == owner_id and owner_id is not None]
+    def _owned(self, owner_id: int | None, team_id: int | None = None) -> list[Template]:
+        return [tpl for tpl in self.s.templates.values() if _same_library(tpl, owner_id, team_id)]
 
-    def search(self, owner_id: int, query: str | None = None, tag: str | None = None,
+    def search(self, owner_id: int | None, query: str | None = None, tag: str | None = None,
                favourite: bool | None = None, limit: int = 50,
-               cursor: tuple[datetime, int] | None = None) -> list[Template]:
-        rows = sorted(self._owned(owner_id), key=lambda tpl: (tpl.updated_at, tpl.id), reverse=True)
+               cursor: tuple[datetime, int] | None = None, team_id: int | None = None) -> list[Template]:
+        rows = sorted(self._owned(owner_id, team_id), key=lambda tpl: (tpl.updated_at, tpl.id), reverse=True)
         if query:
             q = query.lower()
             rows = [tpl for tpl in rows if any(q in text.lower() for text in (tpl.title, tpl.description, tpl.body))]
@@ -569,21 +596,21 @@ class FakeTemplateRepository(TemplateRepository):
             rows = [tpl for tpl in rows if (tpl.updated_at, tpl.id) < cursor]
         return [self._out(tpl) for tpl in rows[:limit]]
 
-    def count(self, owner_id: int) -> int:
-        return len(self._owned(owner_id))
+    def count(self, owner_id: int | None, team_id: int | None = None) -> int:
+        return len(self._owned(owner_id, team_id))
 
-    def titles(self, owner_id: int) -> dict[str, int]:
-        return {tpl.title: tpl.id for tpl in self._owned(owner_id)}
+    def titles(self, owner_id: int | None, team_id: int | None = None) -> dict[str, int]:
+        return {tpl.title: tpl.id for tpl in self._owned(owner_id, team_id)}
 
-    def tags(self, owner_id: int) -> dict[str, int]:
+    def tags(self, owner_id: int | None, team_id: int | None = None) -> dict[str, int]:
         counts: dict[str, int] = {}
-        for tpl in self._owned(owner_id):
+        for tpl in self._owned(owner_id, team_id):
             for tag in tpl.tags:
                 counts[tag] = counts.get(tag, 0) + 1
         return counts
 
     def builtins(self) -> list[Template]:
-        rows = [tpl for tpl in self.s.templates.values() if tpl.owner_id is None]
+        rows = [tpl for tpl in self.s.templates.values() if tpl.builtin is not None]
         return [self._out(tpl) for tpl in sorted(
             rows, key=lambda tpl: (tpl.language or "", tpl.extra.get("position", 0), tpl.id))]
 
@@ -594,8 +621,8 @@ class FakeCustomStyleRepository(CustomStyleRepository):
 
     def _check_title(self, style: CustomStyle) -> None:
         key = style.title.casefold()
-        if any(other.owner_id == style.owner_id and other.title.casefold() == key and other.id != style.id
-               for other in self.s.custom_styles.values()):
+        if any(_same_library(other, style.owner_id, style.team_id) and other.title.casefold() == key
+               and other.id != style.id for other in self.s.custom_styles.values()):
             raise TitleTaken()
 
     def add(self, style: CustomStyle) -> CustomStyle:
@@ -615,19 +642,56 @@ class FakeCustomStyleRepository(CustomStyleRepository):
         stored = self.s.custom_styles.get(style.id)
         if stored is None:
             return
-        self._check_title(dataclasses.replace(style, owner_id=stored.owner_id))
+        self._check_title(dataclasses.replace(style, owner_id=stored.owner_id, team_id=stored.team_id))
         stored.title, stored.description, stored.instructions = style.title, style.description, style.instructions
         stored.updated_at = _utc(style.updated_at)
 
     def delete(self, style_id: int) -> None:
         self.s.custom_styles.pop(style_id, None)
 
-    def list(self, owner_id: int) -> list[CustomStyle]:
-        mine = [c for c in self.s.custom_styles.values() if c.owner_id == owner_id]
+    def list(self, owner_id: int | None, team_id: int | None = None) -> list[CustomStyle]:
+        mine = [c for c in self.s.custom_styles.values() if _same_library(c, owner_id, team_id)]
         return copy.deepcopy(sorted(mine, key=lambda c: (c.title.casefold(), c.id)))
 
-    def count(self, owner_id: int) -> int:
-        return sum(1 for c in self.s.custom_styles.values() if c.owner_id == owner_id)
+    def count(self, owner_id: int | None, team_id: int | None = None) -> int:
+        return sum(1 for c in self.s.custom_styles.values() if _same_library(c, owner_id, team_id))
+
+
+class FakeSharedRecordRepository(SharedRecordRepository):
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def team_of(self, record_id: int) -> SharedRecord | None:
+        found = self.s.shared_records.get(record_id)
+        return SharedRecord(found.team_id, found.record_id, found.shared_by, found.shared_at) if found else None
+
+    def share(self, record_id: int, team_id: int, shared_by: int, at: datetime) -> None:
+        self.s.shared_records[record_id] = SharedRecord(team_id, record_id, shared_by, _utc(at))
+
+    def unshare(self, record_id: int) -> bool:
+        return self.s.shared_records.pop(record_id, None) is not None
+
+    def _full(self, shared: SharedRecord) -> SharedRecord | None:
+        record = self.s.prompts.get(shared.record_id)
+        if record is None or shared.record_id in self.s.deleted_prompts:
+            return None
+        author = self.s.users.get(record.user_id)
+        return dataclasses.replace(
+            shared, original_prompt=record.original_prompt, generated_prompt=record.generated_prompt,
+            style=record.style, model=record.model, created_at=record.created_at, author_id=record.user_id,
+            author_name=(author.name or author.email) if author else None)
+
+    def feed(self, team_id: int, limit: int, cursor: tuple[datetime, int] | None = None) -> list[SharedRecord]:
+        rows = [full for shared in self.s.shared_records.values() if shared.team_id == team_id
+                if (full := self._full(shared)) is not None]
+        rows.sort(key=lambda r: (r.shared_at, r.record_id), reverse=True)
+        if cursor is not None:
+            rows = [r for r in rows if (r.shared_at, r.record_id) < cursor]
+        return rows[:limit]
+
+    def get(self, team_id: int, record_id: int) -> SharedRecord | None:
+        shared = self.s.shared_records.get(record_id)
+        return self._full(shared) if shared is not None and shared.team_id == team_id else None
 
 
 def _listing_order(member: Member) -> tuple[int, str, int]:
@@ -662,6 +726,13 @@ class FakeTeamRepository(TeamRepository):
             del self.s.quota_units[key]  # the pool's units go with the team (ON DELETE CASCADE)
         for key in [k for k, i in self.s.invitations.items() if i.team_id == team_id]:
             del self.s.invitations[key]
+        for key in [k for k, tpl in self.s.templates.items() if tpl.team_id == team_id]:
+            del self.s.templates[key]  # the team's library and shares go with it
+            self.s.template_versions.pop(key, None)
+        for key in [k for k, c in self.s.custom_styles.items() if c.team_id == team_id]:
+            del self.s.custom_styles[key]
+        for key in [k for k, r in self.s.shared_records.items() if r.team_id == team_id]:
+            del self.s.shared_records[key]
 
     def _out(self, member: Member) -> Member:
         user = self.s.users.get(member.user_id)
@@ -760,20 +831,30 @@ class FakeInvitationRepository(InvitationRepository):
     def count_pending(self, team_id: int, now: datetime) -> int:
         return len(self.pending(team_id, now))
 
-    def replace_token(self, invitation_id: int, token_hash: str, now: datetime, expires_at: datetime) -> None:
-        invitation = self.s.invitations.get(invitation_id)
-        if invitation is not None:
-            invitation.token_hash, invitation.expires_at = token_hash, _utc(expires_at)
-
-    def _use(self, invitation_id: int, field_name: str, now: datetime) -> bool:
+    def _unused(self, invitation_id: int, token_hash: str | None = None) -> Invitation | None:
         invitation = self.s.invitations.get(invitation_id)
         if invitation is None or invitation.accepted_at is not None or invitation.revoked_at is not None:
+            return None
+        if token_hash is not None and invitation.token_hash != token_hash:
+            return None
+        return invitation
+
+    def replace_token(self, invitation_id: int, token_hash: str, now: datetime, expires_at: datetime) -> bool:
+        invitation = self._unused(invitation_id)
+        if invitation is None:
+            return False
+        invitation.token_hash, invitation.expires_at = token_hash, _utc(expires_at)
+        return True
+
+    def _use(self, invitation_id: int, field_name: str, now: datetime, token_hash: str | None = None) -> bool:
+        invitation = self._unused(invitation_id, token_hash)
+        if invitation is None:
             return False
         setattr(invitation, field_name, _utc(now))
         return True
 
-    def mark_accepted(self, invitation_id: int, now: datetime) -> bool:
-        return self._use(invitation_id, "accepted_at", now)
+    def mark_accepted(self, invitation_id: int, token_hash: str, now: datetime) -> bool:
+        return self._use(invitation_id, "accepted_at", now, token_hash)
 
     def mark_revoked(self, invitation_id: int, now: datetime) -> bool:
         return self._use(invitation_id, "revoked_at", now)
@@ -809,6 +890,9 @@ class FakeUnitOfWork(UnitOfWork):
         self.custom_styles = FakeCustomStyleRepository(self._work)
         self.teams = FakeTeamRepository(self._work)
         self.invitations = FakeInvitationRepository(self._work)
+        self.api_keys = FakeApiKeyRepository(self._work)
+        self.comparisons = FakeComparisonRepository(self._work)
+        self.shared_records = FakeSharedRecordRepository(self._work)
         return self
 
     def __exit__(self, *exc: Any) -> None:

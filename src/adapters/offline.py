@@ -18,8 +18,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from promptcore.domain.compare import NEEDS_MODEL, AnswerRequest, ModelAnswer
+from promptcore.domain.errors import LlmUnavailable
 from promptcore.domain.prompts import Improvement, ImprovementRequest
-from promptcore.ports import PromptImprover
+from promptcore.ports import PromptAnswerer, PromptImprover
 
 __all__ = ["OfflineImprover"]
 
@@ -932,10 +934,19 @@ def _revise(previous: str, prompt: str, feedback: str | None, language: str) -> 
     return text
 
 
-class OfflineImprover(PromptImprover):
-    """Builds a structured prompt around the original without calling any model."""
+class OfflineImprover(PromptImprover, PromptAnswerer):
+    """Builds a structured prompt around the original without calling any model. It cannot
+    answer prompts (Try it, SPEC §15.3, needs a model): ``can_answer`` is False and asking
+    anyway is LlmUnavailable."""
 
     name = MODEL_NAME
+
+    @property
+    def can_answer(self) -> bool:
+        return False
+
+    def answer_stream(self, request: AnswerRequest) -> Iterator[str | ModelAnswer]:
+        raise LlmUnavailable(NEEDS_MODEL)
 
     def improve(self, request: ImprovementRequest) -> Improvement:
         return Improvement(text=self._text(request), model=MODEL_NAME, usage=None, cost=None)

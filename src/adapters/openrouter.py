@@ -7,6 +7,7 @@ jitter, ``Retry-After`` honoured) and the one deadline of ``timeout`` seconds th
 together, and for streams the whole stream, share, so a call can never outlive it (the quota's
 stale-reservation rule relies on that). This module maps OpenRouter's answers: 401/402/400 are
 "unavailable", 403 is a moderation refusal, a 200 without content is a failure, SSE streams.
+The same adapter answers prompts as they are for Try it (SPEC §15.3, ``answer_stream``).
 
 The API key only ever travels in the ``Authorization`` header: it is kept out of ``repr``,
 exception messages and log records (upstream text that is logged is redacted too).
@@ -18,16 +19,17 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from typing import Any
 
 import requests
 from requests.auth import AuthBase
 
+from promptcore.domain.compare import AnswerRequest, ModelAnswer
 from promptcore.domain.errors import LlmUnavailable, PromptRejected
 from promptcore.domain.prompting import build_messages
 from promptcore.domain.prompts import Improvement, ImprovementRequest
-from promptcore.ports import PromptImprover
+from promptcore.ports import PromptAnswerer, PromptImprover
 
 from .http import Answer, Deadline, DeadlineExceeded, HttpTransport, OnRetry, Timer, TransportFailed
 
@@ -54,8 +56,9 @@ class _Bearer(AuthBase):
         return "<Bearer ***>"
 
 
-class OpenRouterImprover(PromptImprover):
-    """Rewrites prompts through OpenRouter's chat completions API. Thread-safe: one
+class OpenRouterImprover(PromptImprover, PromptAnswerer):
+    """Rewrites prompts through OpenRouter's chat completions API, and answers prompts as they
+    are for Try it (SPEC §15.3) through the same session, deadline and retries. Thread-safe: one
     instance (and its connection pool) is meant to be shared by all request threads."""
 
     name = "openrouter"
@@ -115,8 +118,28 @@ class OpenRouterImprover(PromptImprover):
 
     def stream(self, request: ImprovementRequest) -> Iterator[str | Improvement]:
         model = self._model_for(request)
+        yield from self._streamed(self._body(request, model, stream=True), model)
+
+    def answer_stream(self, request: AnswerRequest) -> Iterator[str | ModelAnswer]:
+        """Try it (SPEC §15.3): the prompt as the only (user) message, streamed, on exactly the
+        model asked for (no fallbacks, so both sides of a comparison answer on the same model)."""
+        model = request.model or self.models[0]
+        body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": request.prompt}],
+                                "stream": True}
+        inner = self._streamed(body, model)
+        try:
+            for item in inner:
+                if isinstance(item, Improvement):
+                    yield ModelAnswer(text=item.text, model=item.model, usage=item.usage, cost=item.cost)
+                else:
+                    yield item
+        finally:
+            inner.close()
+
+    def _streamed(self, body: dict[str, Any], model: str) -> Generator[str | Improvement, None, None]:
+        """Send a streamed request and yield its deltas, then the whole answer (as an Improvement)."""
         deadline = self.transport.deadline()
-        answer = self._send(self._body(request, model, stream=True), deadline, stream=True)
+        answer = self._send(body, deadline, stream=True)
         resp = answer.response
         assert resp is not None  # a 200 asked as a stream comes back unread
         try:

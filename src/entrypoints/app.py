@@ -79,14 +79,23 @@ def create_app(container: Container | None = None, settings: Settings | None = N
     )
     app.extensions["promptcore"] = container
 
-    api = PromptcoreApi(app)
+    from .api.scopes import ApiKeyScopesPlugin
+
+    api = PromptcoreApi(app, spec_kwargs={"extra_plugins": [ApiKeyScopesPlugin()]})
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     api.spec.components.security_scheme(
         "oauth2", {"type": "oauth2", "flows": {"password": {"tokenUrl": "/api/v1/auth/token", "scopes": {}}}})
+    api.spec.components.security_scheme("apiKey", {
+        "type": "http", "scheme": "bearer", "bearerFormat": "pc_ personal API key",
+        "description": ("A personal API key (made on /account/api-keys or with POST /api/v1/api-keys): "
+                        "`Authorization: Bearer pc_...`. It works only on the operations that list it, "
+                        "within the scopes they name in `x-api-key-scopes`; elsewhere 403 insufficient_scope.")})
     from .api import register_api
+    from .api.auth import init_app as init_api_auth
 
     register_api(api)
+    init_api_auth(app)
     limiter.init_app(app)
 
     from .web import register_web

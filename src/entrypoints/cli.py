@@ -169,6 +169,20 @@ def cmd_styles(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    """The MCP server (SPEC §15.2) over stdio, acting for the key in PROMPTCORE_API_KEY."""
+    from .mcp.run import run_stdio
+
+    return run_stdio(_container())
+
+
+def cmd_mcp_http(args: argparse.Namespace) -> int:
+    """The MCP server over streamable HTTP at /mcp, a key in each request's Authorization header."""
+    from .mcp.run import run_http
+
+    return run_http(_container(), args.host, args.port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="promptcore", description="Turn rough prompts into better ones.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -228,6 +242,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("styles", help="list the styles")
     p.add_argument("--lang", default="en", choices=["en", "ru"])
     p.set_defaults(func=cmd_styles)
+
+    p = sub.add_parser("mcp", help="the MCP server over stdio, for the key in PROMPTCORE_API_KEY")
+    p.set_defaults(func=cmd_mcp)
+    p = sub.add_parser("mcp-http", help="the MCP server over streamable HTTP at /mcp (a key per request)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8001)
+    p.set_defaults(func=cmd_mcp_http)
     return parser
 
 

@@ -12,7 +12,9 @@ from adapters.sql.uow import SqlUnitOfWork
 from promptcore.domain.quota import QuotaPolicy, QuotaWindow
 from promptcore.services.accounts import Accounts
 from promptcore.services.admin import Admin
+from promptcore.services.api_keys import ApiKeys
 from promptcore.services.billing import Billing
+from promptcore.services.compare import Compare
 from promptcore.services.custom_styles import CustomStyles
 from promptcore.services.exports import HistoryExport
 from promptcore.services.history import History
@@ -20,6 +22,7 @@ from promptcore.services.improvement import Prompts
 from promptcore.services.library_io import HistoryImport, LibraryTransfer
 from promptcore.services.notifications import LimitNotices
 from promptcore.services.quota import Quota
+from promptcore.services.sharing import SharedRecords
 from promptcore.services.styles import StyleCatalogue
 from promptcore.services.teams import Teams
 from promptcore.services.templates import Templates
@@ -28,10 +31,12 @@ from .config import Settings
 
 
 def _openrouter(settings: Settings):
-    from adapters.metrics import InstrumentedImprover, count_retry
+    """The one OpenRouter adapter (one session pool): the improver, inside the metrics wrapper,
+    and Try it's answerer (SPEC §15.3) both use it."""
+    from adapters.metrics import count_retry
     from adapters.openrouter import OpenRouterImprover
 
-    return InstrumentedImprover(OpenRouterImprover(
+    return OpenRouterImprover(
         api_key=settings.openrouter_api_key or "",
         base_url=settings.openrouter_base_url,
         models=settings.llm_models,
@@ -39,14 +44,25 @@ def _openrouter(settings: Settings):
         title="promptcore",
         timeout=settings.llm_timeout,
         on_retry=count_retry,
-    ))
+    )
 
 
 def _offline():
-    from adapters.metrics import InstrumentedImprover
     from adapters.offline import OfflineImprover
 
-    return InstrumentedImprover(OfflineImprover())
+    return OfflineImprover()
+
+
+def _instrumented(improver):
+    from adapters.metrics import InstrumentedImprover
+
+    return InstrumentedImprover(improver)
+
+
+def _compare_wait(settings: Settings) -> float:
+    """The longest Try it waits for both answers: the upstream deadline plus a margin (each side's
+    call ends within the deadline on its own; this only bounds a side that somehow did not)."""
+    return settings.llm_timeout + 30.0
 
 
 def _count_quota_rejection() -> None:
@@ -114,11 +130,15 @@ class Container(containers.DeclarativeContainer):
                                            sender=settings.provided.mail_from),
         mailbox=providers.ThreadSafeSingleton(MailboxMailer),
     )
+    openrouter = providers.ThreadSafeSingleton(_openrouter, settings)
+    offline = providers.ThreadSafeSingleton(_offline)
     improver = providers.Selector(
         settings.provided.llm,
-        openrouter=providers.ThreadSafeSingleton(_openrouter, settings),
-        offline=providers.ThreadSafeSingleton(_offline),
+        openrouter=providers.ThreadSafeSingleton(_instrumented, openrouter),
+        offline=providers.ThreadSafeSingleton(_instrumented, offline),
     )
+    # Try it (SPEC §15.3): the same adapter answers prompts; the offline one refuses (no model).
+    answerer = providers.Selector(settings.provided.llm, openrouter=openrouter, offline=offline)
     quota_policy = providers.ThreadSafeSingleton(_quota_policy, settings)
     upgrade_url = providers.Callable(_upgrade_url, settings)
     limit_notices = providers.ThreadSafeSingleton(LimitNotices, mail=mail_templates, upgrade_url=upgrade_url)
@@ -135,18 +155,6 @@ class Container(containers.DeclarativeContainer):
     )
     history = providers.ThreadSafeSingleton(History, uow=uow.provider, clock=clock, quota=quota)
 
-    accounts = providers.ThreadSafeSingleton(
-        Accounts,
-        uow=uow.provider,
-        hasher=hasher,
-        access_tokens=access_tokens,
-        signed_tokens=signed_tokens,
-        mail=mail_templates,
-        clock=clock,
-        base_url=settings.provided.base_url,
-        styles=catalogue.provided.slugs,
-        models=settings.provided.model_choices,
-    )
     custom_styles = providers.ThreadSafeSingleton(CustomStyles, uow=uow.provider, clock=clock)
     prompts = providers.ThreadSafeSingleton(
         Prompts,
@@ -161,11 +169,17 @@ class Container(containers.DeclarativeContainer):
         custom_styles=custom_styles,
     )
     templates = providers.ThreadSafeSingleton(Templates, uow=uow.provider, clock=clock, prompts=prompts)
+    compare = providers.ThreadSafeSingleton(Compare, uow=uow.provider, answerer=answerer, quota=quota, clock=clock,
+                                            models=settings.provided.model_choices,
+                                            wait_seconds=providers.Callable(_compare_wait, settings))
+    shared_records = providers.ThreadSafeSingleton(SharedRecords, uow=uow.provider, clock=clock)
     library = providers.ThreadSafeSingleton(LibraryTransfer, uow=uow.provider, clock=clock)
     history_import = providers.ThreadSafeSingleton(HistoryImport, uow=uow.provider, clock=clock,
                                                    max_chars=settings.provided.max_prompt_chars)
     exports = providers.ThreadSafeSingleton(HistoryExport, uow=read_uow.provider, clock=clock)
     admin = providers.ThreadSafeSingleton(Admin, uow=uow.provider, clock=clock)
+    # Personal API keys (§15.1): authenticate reads in a read-only unit, writes only a due last use.
+    api_keys = providers.ThreadSafeSingleton(ApiKeys, uow=uow.provider, clock=clock, read_uow=read_uow.provider)
 
     # Billing (§12): the gateway, or None when payments are off (the use cases answer 503).
     payment_gateway = providers.Selector(
@@ -184,10 +198,26 @@ class Container(containers.DeclarativeContainer):
         grace_days=settings.provided.billing_grace_days,
         webhook_networks=settings.provided.yookassa_webhook_networks,
     )
-    # A team with an active paid plan cannot be deleted (§14): billing answers for Teams.delete.
+    # A team with an active paid plan, or with a payment under way, cannot be deleted (§14): billing
+    # answers for Teams.delete, and for deleting the account of a team's only member.
     teams = providers.ThreadSafeSingleton(Teams, uow=uow.provider, clock=clock, mail=mail_templates,
                                           base_url=settings.provided.base_url,
-                                          has_paid_plan=billing.provided.team_has_paid_plan)
+                                          has_paid_plan=billing.provided.team_has_paid_plan,
+                                          has_pending_payment=billing.provided.team_has_pending_payment)
+    accounts = providers.ThreadSafeSingleton(
+        Accounts,
+        uow=uow.provider,
+        hasher=hasher,
+        access_tokens=access_tokens,
+        signed_tokens=signed_tokens,
+        mail=mail_templates,
+        clock=clock,
+        base_url=settings.provided.base_url,
+        styles=catalogue.provided.slugs,
+        models=settings.provided.model_choices,
+        team_has_paid_plan=billing.provided.team_has_paid_plan,
+        team_has_pending_payment=billing.provided.team_has_pending_payment,
+    )
 
 
 def build_container(settings: Settings) -> Container:

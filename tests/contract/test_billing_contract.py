@@ -127,6 +127,45 @@ def test_payments_of_an_owner_search_and_unsettled(backend):
         assert uow.payments.get(b1.id).cancellation_reason == "insufficient_funds"
 
 
+def test_open_of_owner_is_the_newest_payment_under_way_by_anyone(backend):
+    team, other = Owner.team(41), Owner.team(42)
+    team_plan = SEED_PLANS[-1]
+    with backend.uow() as uow:
+        ann = add_user(uow, "ann@example.com")
+        dan = add_user(uow, "dan@example.com")
+        assert uow.payments.open_of_owner(team) is None
+        paid = uow.payments.add(dataclasses.replace(Payment.start(team, team_plan, T0, idempotence_key="t1"),
+                                                    user_id=ann))
+        paid.attach_provider_id("pay-t1", T0)
+        paid.apply_status("succeeded", T0)
+        uow.payments.update(paid)
+        _payment(uow, Owner.user(dan), dan, "d1")  # someone's own checkout is not the team's
+        uow.commit()
+    with backend.uow() as uow:
+        assert uow.payments.open_of_owner(team) is None and uow.payments.open_of_owner(other) is None
+        first = uow.payments.add(dataclasses.replace(
+            Payment.start(team, team_plan, T0 + timedelta(minutes=1), idempotence_key="t2"), user_id=ann))
+        second = uow.payments.add(dataclasses.replace(
+            Payment.start(team, team_plan, T0 + timedelta(minutes=2), idempotence_key="t3"), user_id=dan))
+        uow.commit()
+    with backend.uow() as uow:
+        assert uow.payments.open_of_owner(team).id == second.id
+        second.attach_provider_id("pay-t3", T0)
+        second.apply_status("waiting_for_capture", T0)  # still under way
+        uow.payments.update(second)
+        first.attach_provider_id("pay-t2", T0)
+        first.apply_status("canceled", T0)
+        uow.payments.update(first)
+        uow.commit()
+    with backend.uow() as uow:
+        assert uow.payments.open_of_owner(team).id == second.id
+        second.apply_status("succeeded", T0)
+        uow.payments.update(second)
+        uow.commit()
+    with backend.uow() as uow:
+        assert uow.payments.open_of_owner(team) is None
+
+
 def test_refunds_keep_their_key_and_status(backend):
     with backend.uow() as uow:
         user_id = add_user(uow)

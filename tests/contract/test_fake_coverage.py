@@ -69,12 +69,14 @@ def test_uncommitted_state_of_every_field_is_lost():
 # Every table whose rows go when their user is deleted (ON DELETE CASCADE), and so must go in
 # FakeUserRepository.delete; test_accounts_contract.py::test_deleting_a_user_takes_every_row_that_references_it
 # checks each of them on every backend (the library's: test_library_contract.py; the teams':
-# test_teams_contract.py). A new table that references users belongs here and there.
+# test_teams_contract.py; the API keys': test_api_keys_contract.py). A new table that references users
+# belongs here and there.
 CASCADED_FROM_USERS = {"refresh_tokens", "prompt_requests", "usage_counters", "quota_units", "notifications_sent",
-                       "templates", "custom_styles", "team_members"}
+                       "templates", "custom_styles", "team_members", "api_keys"}
 # Tables whose reference to a user is emptied instead (ON DELETE SET NULL), as FakeUserRepository.delete
 # does too; test_library_contract.py and test_teams_contract.py check it.
-NULLED_FROM_USERS = {"template_versions", "teams", "team_invitations"}
+NULLED_FROM_USERS = {"template_versions", "teams", "team_invitations", "templates", "custom_styles",
+                     "shared_records"}
 
 
 def test_the_cascade_contract_lists_every_table_that_goes_with_a_user():

@@ -296,7 +296,7 @@ def test_pending_excludes_expired_accepted_and_revoked_invitations_newest_first(
         _invitation(team_id, "short@example.com", "5" * 64, at=T0 - timedelta(days=1), days=1),  # expires at T0
         _invitation(other, "old@example.com", "6" * 64))
     with backend.uow() as uow:
-        assert uow.invitations.mark_accepted(accepted, T0) is True
+        assert uow.invitations.mark_accepted(accepted, "2" * 64, T0) is True
         assert uow.invitations.mark_revoked(revoked, T0) is True
         uow.commit()
     with backend.uow() as uow:
@@ -327,17 +327,18 @@ def test_an_invitation_is_used_once(backend):
     first, second = _invite(backend, _invitation(team_id, "dan@example.com", "1" * 64),
                             _invitation(team_id, "eve@example.com", "2" * 64))
     with backend.uow() as uow:
-        assert uow.invitations.mark_accepted(first, T0 + timedelta(minutes=1)) is True
-        assert uow.invitations.mark_accepted(first, T0 + timedelta(minutes=2)) is False
+        assert uow.invitations.mark_accepted(first, "2" * 64, T0) is False  # not its token
+        assert uow.invitations.mark_accepted(first, "1" * 64, T0 + timedelta(minutes=1)) is True
+        assert uow.invitations.mark_accepted(first, "1" * 64, T0 + timedelta(minutes=2)) is False
         assert uow.invitations.mark_revoked(first, T0 + timedelta(minutes=2)) is False
         assert uow.invitations.mark_revoked(second, T0 + timedelta(minutes=3)) is True
-        assert uow.invitations.mark_accepted(second, T0 + timedelta(minutes=4)) is False
+        assert uow.invitations.mark_accepted(second, "2" * 64, T0 + timedelta(minutes=4)) is False
         assert uow.invitations.mark_revoked(second, T0 + timedelta(minutes=4)) is False
-        assert uow.invitations.mark_accepted(987654, T0) is False
+        assert uow.invitations.mark_accepted(987654, "1" * 64, T0) is False
         assert uow.invitations.mark_revoked(987654, T0) is False
         uow.commit()
     with backend.uow() as uow:
-        assert uow.invitations.mark_accepted(first, T0 + timedelta(minutes=5)) is False  # after the commit too
+        assert uow.invitations.mark_accepted(first, "1" * 64, T0 + timedelta(minutes=5)) is False  # after the commit
         accepted, revoked = uow.invitations.get(first), uow.invitations.get(second)
     assert (accepted.accepted_at, accepted.revoked_at) == (T0 + timedelta(minutes=1), None)
     assert (revoked.accepted_at, revoked.revoked_at) == (None, T0 + timedelta(minutes=3))
@@ -347,10 +348,10 @@ def test_an_uncommitted_acceptance_is_lost(backend):
     (ann,) = _users(backend, "ann@example.com")
     (invitation_id,) = _invite(backend, _invitation(_team(backend, ann)))
     with backend.uow() as uow:
-        assert uow.invitations.mark_accepted(invitation_id, T0) is True
+        assert uow.invitations.mark_accepted(invitation_id, "a" * 64, T0) is True
     with backend.uow() as uow:
         assert uow.invitations.get(invitation_id).accepted_at is None
-        assert uow.invitations.mark_accepted(invitation_id, T0) is True
+        assert uow.invitations.mark_accepted(invitation_id, "a" * 64, T0) is True
 
 
 def test_replace_token_makes_the_old_hash_unknown_and_sets_a_new_expiry(backend):
@@ -361,7 +362,7 @@ def test_replace_token_makes_the_old_hash_unknown_and_sets_a_new_expiry(backend)
     resent_at = T0 + timedelta(days=8)  # after the first expiry
     with backend.uow() as uow:
         assert uow.invitations.pending_for(team_id, "dan@example.com", resent_at) is None
-        uow.invitations.replace_token(invitation_id, "9" * 64, resent_at, resent_at + timedelta(days=7))
+        assert uow.invitations.replace_token(invitation_id, "9" * 64, resent_at, resent_at + timedelta(days=7)) is True
         uow.commit()
     with backend.uow() as uow:
         assert uow.invitations.by_token_hash("1" * 64) is None
@@ -371,6 +372,33 @@ def test_replace_token_makes_the_old_hash_unknown_and_sets_a_new_expiry(backend)
         assert uow.invitations.get(other_id).expires_at == T0 + timedelta(days=7)
     assert (got.id, got.email, got.created_at) == (invitation_id, "dan@example.com", T0)
     assert got.expires_at == resent_at + timedelta(days=7)
+
+
+def test_a_resend_retires_the_old_token_for_accepting_and_a_used_invitation_gets_no_new_one(backend):
+    (ann,) = _users(backend, "ann@example.com")
+    team_id = _team(backend, ann)
+    resent, accepted, revoked = _invite(backend, _invitation(team_id, "dan@example.com", "1" * 64),
+                                        _invitation(team_id, "eve@example.com", "2" * 64),
+                                        _invitation(team_id, "fay@example.com", "3" * 64))
+    later = T0 + timedelta(days=1)
+    with backend.uow() as uow:
+        assert uow.invitations.replace_token(resent, "9" * 64, later, later + timedelta(days=7)) is True
+        assert uow.invitations.mark_accepted(accepted, "2" * 64, T0) is True
+        assert uow.invitations.mark_revoked(revoked, T0) is True
+        uow.commit()
+    with backend.uow() as uow:
+        assert uow.invitations.mark_accepted(resent, "1" * 64, later) is False  # the old token
+        # an accepted or revoked invitation is not resent: its row keeps its token and expiry
+        assert uow.invitations.replace_token(accepted, "8" * 64, later, later + timedelta(days=7)) is False
+        assert uow.invitations.replace_token(revoked, "7" * 64, later, later + timedelta(days=7)) is False
+        assert uow.invitations.replace_token(987654, "6" * 64, later, later + timedelta(days=7)) is False
+        uow.commit()
+    with backend.uow() as uow:
+        assert uow.invitations.get(resent).accepted_at is None  # the new token still works
+        assert uow.invitations.by_token_hash("2" * 64).expires_at == T0 + timedelta(days=7)
+        assert uow.invitations.by_token_hash("3" * 64).id == revoked
+        assert uow.invitations.by_token_hash("8" * 64) is None and uow.invitations.by_token_hash("7" * 64) is None
+        assert uow.invitations.mark_accepted(resent, "9" * 64, later) is True
 
 
 # -- concurrency (the SQL backends: one fake unit of work runs at a time) ------------------------
@@ -408,12 +436,12 @@ def test_racing_acceptances_of_one_invitation_let_one_through(sql_backend):
 
     def second():
         with backend.uow() as uow:
-            used = uow.invitations.mark_accepted(invitation_id, T0 + timedelta(seconds=1))
+            used = uow.invitations.mark_accepted(invitation_id, "a" * 64, T0 + timedelta(seconds=1))
             uow.commit()
             return used
 
     with backend.uow() as uow:
-        assert uow.invitations.mark_accepted(invitation_id, T0) is True
+        assert uow.invitations.mark_accepted(invitation_id, "a" * 64, T0) is True
         done, results, thread = _in_thread(second)
         assert not done.wait(0.5)  # waits for the first transaction
         uow.commit()
@@ -421,6 +449,55 @@ def test_racing_acceptances_of_one_invitation_let_one_through(sql_backend):
     assert results == [False]
     with backend.uow() as uow:
         assert uow.invitations.get(invitation_id).accepted_at == T0
+
+
+def test_an_acceptance_racing_a_resend_with_the_old_token_changes_nothing(sql_backend):
+    """The acceptance found the invitation by its old token just before a resend replaced it: its
+    update waits for the resend and then matches no row (PostgreSQL re-reads the row; SQLite's
+    transaction waits from its first statement). The new token is not used up."""
+    backend = sql_backend
+    (ann,) = _users(backend, "ann@example.com")
+    (invitation_id,) = _invite(backend, _invitation(_team(backend, ann), token_hash="1" * 64))
+
+    def accept_with_the_old_token():
+        with backend.uow() as uow:
+            used = uow.invitations.mark_accepted(invitation_id, "1" * 64, T0 + timedelta(seconds=1))
+            uow.commit()
+            return used
+
+    with backend.uow() as uow:
+        assert uow.invitations.replace_token(invitation_id, "9" * 64, T0, T0 + timedelta(days=7)) is True
+        done, results, thread = _in_thread(accept_with_the_old_token)
+        assert not done.wait(0.5)  # waits for the resend's transaction
+        uow.commit()
+    thread.join(30)
+    assert results == [False]
+    with backend.uow() as uow:
+        got = uow.invitations.get(invitation_id)
+        assert (got.token_hash, got.accepted_at) == ("9" * 64, None)
+
+
+def test_a_resend_racing_an_acceptance_changes_nothing(sql_backend):
+    backend = sql_backend
+    (ann,) = _users(backend, "ann@example.com")
+    (invitation_id,) = _invite(backend, _invitation(_team(backend, ann), token_hash="1" * 64))
+
+    def resend():
+        with backend.uow() as uow:
+            replaced = uow.invitations.replace_token(invitation_id, "9" * 64, T0, T0 + timedelta(days=8))
+            uow.commit()
+            return replaced
+
+    with backend.uow() as uow:
+        assert uow.invitations.mark_accepted(invitation_id, "1" * 64, T0) is True
+        done, results, thread = _in_thread(resend)
+        assert not done.wait(0.5)
+        uow.commit()
+    thread.join(30)
+    assert results == [False]
+    with backend.uow() as uow:
+        got = uow.invitations.get(invitation_id)
+        assert (got.token_hash, got.accepted_at) == ("1" * 64, T0)
 
 
 @pytest.mark.parametrize("lock", ["team", "member"])

@@ -2,7 +2,9 @@
 
 It records every request (headers and JSON body) and answers from a queue of scripted
 replies set by the test; when the queue is empty it answers like a healthy OpenRouter,
-with a deterministic improved prompt (streamed as SSE when the request asks for it).
+with a deterministic improved prompt (streamed as SSE when the request asks for it), or, for a
+prompt sent as it is (Try it), a deterministic answer that names the prompt it got. Rules
+(``when``) answer the requests that match them whatever order they arrive in.
 
 Use it as a context manager::
 
@@ -101,6 +103,37 @@ def improved_text(body: dict[str, Any]) -> str:
         f"Task: {original_of(body)}\n"
         "Output format: a clear, complete answer in the same language."
     )
+
+
+def prompt_of(body: dict[str, Any]) -> str:
+    """The whole user message (for a Try it request: the prompt to answer, as it is)."""
+    for message in body.get("messages") or []:
+        if message.get("role") == "user":
+            return str(message.get("content", ""))
+    return ""
+
+
+def is_improvement(body: dict[str, Any]) -> bool:
+    """An improvement request quotes the prompt in tags; a Try it request (SPEC §15.3) sends it as it is."""
+    return "<prompt_to_improve>" in prompt_of(body)
+
+
+def answer_text(body: dict[str, Any]) -> str:
+    """The deterministic answer to a prompt sent as it is (Try it): it names the prompt it got
+    (its first line and length), so the answers to the original and the improved prompt differ."""
+    prompt = prompt_of(body)
+    first = prompt.strip().splitlines()[0] if prompt.strip() else ""
+    return f"Answer to “{first[:80]}” ({len(prompt)} characters): here is what you asked for."
+
+
+def default_text(body: dict[str, Any]) -> str:
+    """The default answer: an improved prompt for an improvement, an answer for a Try it request."""
+    return improved_text(body) if is_improvement(body) else answer_text(body)
+
+
+def asking(fragment: str) -> Callable[[dict[str, Any]], bool]:
+    """A rule's condition (``OpenRouterStandin.when``): the user message contains ``fragment``."""
+    return lambda body: fragment in prompt_of(body)
 
 
 def completion(
@@ -209,7 +242,7 @@ def success(
     overrides the model reported as used (e.g. a fallback)."""
 
     def build(body: dict[str, Any]) -> Reply:
-        answer = improved_text(body) if text is None else text
+        answer = default_text(body) if text is None else text
         used = model or requested_model(body)
         if body.get("stream"):
             return Reply(events=sse_events(answer, used, usage), delay=delay)
@@ -305,7 +338,7 @@ def sse_success(
     event_delay: float = 0.0,
 ) -> Scripted:
     def build(body: dict[str, Any]) -> Reply:
-        answer = improved_text(body) if text is None else text
+        answer = default_text(body) if text is None else text
         return Reply(
             events=sse_events(answer, model or requested_model(body), usage, comments),
             event_delay=event_delay,
@@ -409,7 +442,7 @@ class _Handler(LoopbackHandler):
         ):
             self._send_reply(unauthorized())
             return
-        item = standin._next()
+        item = standin._rule_for(body) or standin._next()
         if item is None:
             item = slow(standin.latency) if standin.latency > 0 else success()
         reply = item(body) if callable(item) else item
@@ -490,6 +523,8 @@ class OpenRouterStandin(LoopbackServer):
         self.latency = latency
         self.api_key = api_key  # when set, other keys get 401
         self._queue: list[Scripted] = []
+        # (condition, reply): answers every request the condition holds for, before the queue
+        self._rules: list[tuple[Callable[[dict[str, Any]], bool], Scripted]] = []
         # bounded when serving for long (benchmarks), so memory stays flat
         self._received: deque[Recorded] = deque(maxlen=max_recorded)
 
@@ -507,6 +542,13 @@ class OpenRouterStandin(LoopbackServer):
         """Answer the next requests with these, in order; then the default answer."""
         with self._lock:
             self._queue.extend(items)
+
+    def when(self, condition: Callable[[dict[str, Any]], bool], item: Scripted) -> None:
+        """Answer every request whose JSON body meets ``condition`` with ``item`` (until reset),
+        whatever order requests arrive in: parallel calls (Try it's two sides) need this, as a
+        queue is consumed in arrival order. E.g. ``when(asking("Role:"), status_reply(503))``."""
+        with self._lock:
+            self._rules.append((condition, item))
 
     @property
     def pending(self) -> int:
@@ -531,9 +573,15 @@ class OpenRouterStandin(LoopbackServer):
     def reset(self) -> None:
         with self._lock:
             self._queue.clear()
+            self._rules.clear()
             self._received.clear()
 
     # used by the handler
+
+    def _rule_for(self, body: dict[str, Any]) -> Scripted | None:
+        with self._lock:
+            rules = list(self._rules)
+        return next((item for condition, item in rules if condition(body)), None)
 
     def _next(self) -> Scripted | None:
         with self._lock:

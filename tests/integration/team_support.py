@@ -83,6 +83,16 @@ def members(client, auth, team_id: int) -> dict[str, dict]:
     return {m["email"]: m for m in r.json}
 
 
+def share_a_record(client, auth, team_id: int, prompt: str = "Draft a reply to a refund request") -> int:
+    """A record of the user's (improved offline), shared with the team; its id."""
+    made = client.post(f"{API}/prompts", json={"prompt": prompt, "style": "general"}, headers=auth)
+    assert made.status_code == 201, made.json
+    record_id = made.json["id"]
+    shared = client.put(f"{API}/prompts/{record_id}/share", json={"team_id": team_id}, headers=auth)
+    assert shared.status_code == 200 and shared.json["visibility"] == "team", shared.json
+    return record_id
+
+
 def team_state(container, team_id: int) -> tuple:
     """Everything about a team that a request could change, read straight from storage."""
     now = container.clock().now()
@@ -90,7 +100,11 @@ def team_state(container, team_id: int) -> tuple:
         team = uow.teams.get(team_id)
         people = uow.teams.members(team_id)
         pending = uow.invitations.pending(team_id, now)
+        feed = uow.shared_records.feed(team_id, 1000)
+        library = (uow.templates.titles(None, team_id=team_id),
+                   [s.title for s in uow.custom_styles.list(None, team_id)])
     return (team and (team.id, team.name),
             sorted((m.user_id, m.role.value, m.daily_cap) for m in people),
+            sorted((s.record_id, s.shared_by) for s in feed), library,
             sorted((i.id, i.email, i.role.value, i.token_hash, i.expires_at, i.revoked_at, i.accepted_at)
                    for i in pending))

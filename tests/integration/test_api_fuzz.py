@@ -151,8 +151,15 @@ TEAMS: dict[str, list] = {"team": [], "members": [], "invitations": [], "tokens"
 POOL_OWNER = "fuzz-pool-owner@example.com"
 POOL: dict[str, list] = {"team": [], "rounds": []}
 POOL_OPERATIONS = PROMPT_OPERATIONS + ("/api/v1/templates/{template_id}/improve",)
+# Try it (SPEC §15.3): a seeded record, and a model the stand-in answers with.
+COMPARE_OPERATION = "/api/v1/prompts/{record_id}/compare"
+SHARE_OPERATION = "/api/v1/prompts/{record_id}/share"  # SPEC §14: a seeded record shared with the seeded team
+# Personal API keys (SPEC §15.1): revocations aimed at the first ids, the keys the fuzzed POST /api-keys
+# cases made (which also keeps room under the cap of 20, so creations succeed too).
+API_KEY_OPERATION = "/api/v1/api-keys/{key_id}"
 ID_OPERATIONS = ("/api/v1/prompts/{record_id}", "/api/v1/admin/users/{user_id}",
-                 "/api/v1/billing/payments/{payment_id}", "/api/v1/admin/payments/{payment_id}/refund")
+                 "/api/v1/billing/payments/{payment_id}", "/api/v1/admin/payments/{payment_id}/refund",
+                 COMPARE_OPERATION, API_KEY_OPERATION, SHARE_OPERATION)
 
 
 @schema.hook
@@ -176,6 +183,11 @@ def map_case(context, case):
     if case.operation.path in ID_OPERATIONS and case.path_parameters:
         (name,) = case.path_parameters
         case.path_parameters[name] = 1 + pick // 2 % (SEEDED_RECORDS + 2)
+        if case.operation.path == SHARE_OPERATION and isinstance(case.body, dict) and "team_id" in case.body:
+            case.body["team_id"] = _one_of(TEAMS["team"], pick // 3)
+        if case.operation.path == COMPARE_OPERATION and isinstance(case.body, dict) \
+                and case.body.get("model") is not None:
+            case.body["model"] = MODELS[pick // 2 % len(MODELS)]
     elif case.operation.path in PROMPT_OPERATIONS and isinstance(case.body, dict):
         body = case.body
         body["style"] = STYLES[pick // 2 % len(STYLES)].slug

@@ -87,7 +87,9 @@ def test_an_owner_buys_the_team_plan_the_pool_is_500_and_the_team_cannot_be_dele
     billing = client.get(f"{API}/teams/{team_id}/billing", headers=auth["cid"]).json
     assert billing["plan"]["slug"] == "team" and billing["plan"]["daily_limit"] == 500
     assert billing["subscription"]["status"] == "active"
-    assert billing["subscription"]["payment_method"] == "card •••• 4242"
+    assert billing["subscription"]["payment_method"] is None and billing["subscription"]["renews"]  # a member
+    owner_view = client.get(f"{API}/teams/{team_id}/billing", headers=auth["dan"]).json
+    assert owner_view["subscription"]["payment_method"] == "card •••• 4242"  # the owners see the card
     assert client.get(f"{API}/billing", headers=auth["ann"]).json["plan"]["slug"] == "free"
     assert client.get(f"{API}/profile", headers=auth["ann"]).json["daily_limit"] == 3
     (payment,) = client.get(f"{API}/teams/{team_id}/billing/payments", headers=auth["cid"]).json["items"]
@@ -309,3 +311,102 @@ def test_the_team_billing_page_shows_members_the_plan_and_owners_the_buttons(sit
     text = page(signed_in_client(app, "ann@example.com").get(f"/teams/{teams['lab']}/billing"))
     assert "No team plan" in text and 'id="pool-limit">0<' in text
     assert f'id="upgrade-team" href="/pricing?team={teams["lab"]}"' in text
+
+
+# -- review findings: whose card, who sees it, deleting while paid for (API and pages) ------------
+
+
+def _api(app, email: str) -> tuple:
+    client = app.test_client()
+    return client, login(client, email)
+
+
+def _paid_by(container, gateway, ids, who: str, team_id: int, renew: bool = True) -> int:
+    """``who`` buys the team plan and pays; the return page's refresh applies it (no webhook)."""
+    buyer = Actor(ids[who], teams=container.teams().roles_of(ids[who]))
+    result = container.billing().checkout(buyer, "team", renew, team_id=team_id)
+    provider_id = next(pid for pid, p in gateway.payments.items()
+                       if p.metadata["payment_id"] == str(result.payment_id))
+    gateway.pay(provider_id)
+    assert container.billing().payment(buyer, result.payment_id).status.value == "succeeded"
+    return result.payment_id
+
+
+def test_another_owner_cannot_resume_renewal_on_the_card_of_the_owner_who_saved_it(site):
+    app, container, gateway, teams = site
+    desk = teams["desk"]
+    ids = {name: user_id(*_api(app, f"{name}@example.com")) for name in ("ann", "dan", "cid")}
+    _paid_by(container, gateway, ids, "ann", desk)
+    client, dan = _api(app, "dan@example.com")
+    r = client.post(f"{API}/teams/{desk}/billing/cancel", headers=dan)
+    assert r.status_code == 200 and r.json["subscription"]["renews"] is False
+    for method, path, body in (("post", "resume", None), ("put", "renewal", {"enabled": True})):
+        kwargs = {"json": body} if body is not None else {}
+        r = getattr(client, method)(f"{API}/teams/{desk}/billing/{path}", headers=dan, **kwargs)
+        assert r.status_code == 403 and r.json["error"] == "forbidden", r.json
+        assert "only they can turn renewal back on" in r.json["message"]
+    assert client.get(f"{API}/teams/{desk}/billing", headers=dan).json["subscription"]["cancel_at_period_end"]
+    # the page: no Resume button for dan, the reason instead; ann, whose card it is, resumes
+    page_text = page(signed_in_client(app, "dan@example.com").get(f"/teams/{desk}/billing"))
+    assert 'id="resume"' not in page_text and 'id="resume-own-card"' in page_text
+    ann_page = signed_in_client(app, "ann@example.com")
+    assert 'id="resume"' in page(ann_page.get(f"/teams/{desk}/billing"))
+    client, ann = _api(app, "ann@example.com")
+    r = client.post(f"{API}/teams/{desk}/billing/resume", headers=ann)
+    assert r.status_code == 200 and r.json["subscription"]["renews"] is True
+
+
+def test_only_owners_see_the_teams_card(site):
+    app, container, gateway, teams = site
+    desk = teams["desk"]
+    ids = {name: user_id(*_api(app, f"{name}@example.com")) for name in ("ann", "dan", "cid")}
+    _paid_by(container, gateway, ids, "ann", desk)
+    for who, shown in (("ann", "card •••• 4242"), ("dan", "card •••• 4242"), ("cid", None)):
+        client, auth = _api(app, f"{who}@example.com")
+        sub = client.get(f"{API}/teams/{desk}/billing", headers=auth).json["subscription"]
+        assert (sub["payment_method"], sub["renews"]) == (shown, True), who
+    text = page(signed_in_client(app, "cid@example.com").get(f"/teams/{desk}/billing"))
+    assert "4242" not in text and re.search(r"<dt>Automatic renewal</dt><dd>on</dd>", text)
+    assert "включено</dd>" in page(signed_in_client(app, "cid@example.com").get(f"/teams/{desk}/billing",
+                                                                                headers=RU))
+    assert re.search(r"<dd>on, card\xa0••••\xa04242</dd>",
+                     page(signed_in_client(app, "dan@example.com").get(f"/teams/{desk}/billing")))
+
+
+def test_a_team_with_a_pending_checkout_is_not_deleted(site):
+    app, container, gateway, teams = site
+    desk = teams["desk"]
+    ann_id = user_id(*_api(app, "ann@example.com"))
+    ann_actor = Actor(ann_id, teams=container.teams().roles_of(ann_id))
+    result = container.billing().checkout(ann_actor, "team", False, team_id=desk)
+    client, ann = _api(app, "ann@example.com")
+    r = client.delete(f"{API}/teams/{desk}", headers=ann)
+    assert r.status_code == 409 and r.json["error"] == "conflict", r.json
+    assert r.json["message"].startswith("A payment for this team is in progress")
+    browser = signed_in_client(app, "ann@example.com")
+    r = browser.post(f"/teams/{desk}/delete", data={"csrf_token": token(browser, f"/teams/{desk}/delete")},
+                     headers=RU)
+    assert r.status_code == 409 and "По команде идёт оплата" in page(r)
+    assert client.get(f"{API}/teams/{desk}", headers=ann).status_code == 200
+    # the payment is declined: then the team may go
+    provider_id = next(iter(gateway.payments))
+    gateway.decline(provider_id)
+    assert container.billing().payment(ann_actor, result.payment_id).status.value == "canceled"
+    assert client.delete(f"{API}/teams/{desk}", headers=ann).status_code == 204
+
+
+def test_the_only_member_of_a_paid_team_cannot_delete_the_account(site):
+    app, container, gateway, teams = site
+    client, oscar = _api(app, "oscar@example.com")
+    oscar_id = user_id(client, oscar)
+    solo = container.teams().create(Actor(oscar_id), "Solo").team.id
+    _paid_by(container, gateway, {"oscar": oscar_id}, "oscar", solo)
+    r = client.delete(f"{API}/profile", json={"password": "correct horse battery"}, headers=oscar)
+    assert r.status_code == 409 and r.json["error"] == "team_has_paid_plan", r.json
+    assert r.json["message"].startswith("You are the only member of a team with an active paid plan")
+    browser = signed_in_client(app, "oscar@example.com")
+    r = browser.post("/account/delete", data={"csrf_token": token(browser, "/account"),
+                                              "password": "correct horse battery"})
+    assert r.status_code == 409 and "You are the only member of a team with an active paid plan" in page(r)
+    assert client.get(f"{API}/profile", headers=oscar).status_code == 200
+    assert client.get(f"{API}/teams/{solo}", headers=oscar).status_code == 200

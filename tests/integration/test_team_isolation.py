@@ -15,10 +15,20 @@ from dataclasses import dataclass
 import pytest
 
 from tests.conftest import build_test_app, make_settings
-from tests.integration.team_support import API, create_team, invite, join, signup, team_state, user_id
+from tests.integration.team_support import (
+    API,
+    create_team,
+    invite,
+    join,
+    share_a_record,
+    signup,
+    team_state,
+    user_id,
+)
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 _PARAM = re.compile(r"<(?:[^:<>]+:)?(\w+)>")
+_PARAM_NAMES = re.compile(r"\{\w+\}")
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,9 @@ CASES: dict[tuple[str, str], Case] = {
     (f"{TEAM}/invitations", "POST"): Case({"email": "mallory@example.com", "role": "owner"}, ok=(201,)),
     (f"{TEAM}/invitations/{{invitation_id}}/resend", "POST"): Case(ok=(200, 409)),  # 409: sent moments ago
     (f"{TEAM}/invitations/{{invitation_id}}", "DELETE"): Case(ok=(204,), order=5),
+    (f"{TEAM}/records", "GET"): Case(),
+    (f"{TEAM}/records/{{record_id}}", "GET"): Case(),
+    (f"{TEAM}/records/{{record_id}}", "DELETE"): Case(ok=(204,), order=5),
 }
 
 
@@ -73,6 +86,7 @@ class World:
     ids: dict[str, int]
     teams: dict[str, int]
     invitations: dict[str, int]
+    records: dict[str, int]  # per team: a record shared with it
     # per team: a member whose id the cases aim at
     target_member: dict[str, str]
 
@@ -96,7 +110,9 @@ def world(tmp_path, database_url):
     assert client.delete(f"{API}/teams/{a}/members/{ids['frank']}", headers=auth["ann"]).status_code == 204
     inv_a = invite(client, auth["ann"], a, "ivy@example.com")["id"]
     inv_b = invite(client, auth["dan"], b, "jay@example.com")["id"]
-    yield World(client, container, auth, ids, {"A": a, "B": b}, {"A": inv_a, "B": inv_b}, {"A": "cid", "B": "erin"})
+    records = {"A": share_a_record(client, auth["cid"], a), "B": share_a_record(client, auth["erin"], b)}
+    yield World(client, container, auth, ids, {"A": a, "B": b}, {"A": inv_a, "B": inv_b}, records,
+                {"A": "cid", "B": "erin"})
     container.engine().dispose()
 
 
@@ -135,7 +151,7 @@ def test_non_members_get_404_on_every_team_route_and_nothing_changes(world):
                 # promoting oneself)
                 for member in {world.target_member[target], who}:
                     path = template.format(team_id=world.teams[target], user_id=world.ids[member],
-                                           invitation_id=world.invitations[target])
+                                           invitation_id=world.invitations[target], record_id=world.records[target])
                     r = _send(world, who, path, method, case)
                     assert r.status_code == 404 and r.json["error"] == "not_found", (who, method, path, r.json)
                     assert r.json["message"] == "Team not found.", (who, method, path, r.json)
@@ -151,10 +167,10 @@ def test_a_member_cannot_reach_another_teams_members_or_invitations_through_thei
     before = _snapshot(world)
     for own, other, who in (("A", "B", "ann"), ("B", "A", "dan")):
         for (template, method), case in sorted(CASES.items()):
-            if "{user_id}" not in template and "{invitation_id}" not in template:
+            if not {"{user_id}", "{invitation_id}", "{record_id}"} & set(_PARAM_NAMES.findall(template)):
                 continue
             path = template.format(team_id=world.teams[own], user_id=world.ids[world.target_member[other]],
-                                   invitation_id=world.invitations[other])
+                                   invitation_id=world.invitations[other], record_id=world.records[other])
             r = _send(world, who, path, method, case)
             assert r.status_code == 404 and r.json["error"] == "not_found", (who, method, path, r.json)
     assert _snapshot(world) == before
@@ -164,7 +180,8 @@ def test_unknown_team_ids_are_404_for_everyone(world):
     before = _snapshot(world)
     unknown = max(world.teams.values()) + 1000
     for (template, method), case in sorted(CASES.items()):
-        path = template.format(team_id=unknown, user_id=world.ids["ann"], invitation_id=world.invitations["A"])
+        path = template.format(team_id=unknown, user_id=world.ids["ann"], invitation_id=world.invitations["A"],
+                               record_id=world.records["A"])
         r = _send(world, "ann", path, method, case)
         assert r.status_code == 404 and r.json["error"] == "not_found", (method, path, r.json)
     assert _snapshot(world) == before
@@ -176,6 +193,6 @@ def test_the_cases_reach_real_resources_for_the_owner(world):
     for target, owner in (("A", "ann"), ("B", "dan")):
         for (template, method), case in sorted(CASES.items(), key=lambda item: (item[1].order, item[0])):
             path = template.format(team_id=world.teams[target], user_id=world.ids[world.target_member[target]],
-                                   invitation_id=world.invitations[target])
+                                   invitation_id=world.invitations[target], record_id=world.records[target])
             r = _send(world, owner, path, method, case)
             assert r.status_code in case.ok, (owner, method, path, r.status_code, r.json)

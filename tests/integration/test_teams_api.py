@@ -360,7 +360,7 @@ def test_who_may_invite(api, team):
     assert invite(client, people["bob"], tid, "eve@example.com", "admin")["role"] == "admin"
     assert invite(client, people["ann"], tid, "fay@example.com", "owner")["role"] == "owner"
     # a member neither revokes nor resends; an admin does not touch an owner's invitation
-    pending = {i["email"]: i["id"] for i in client.get(f"{API}/teams/{tid}/invitations", headers=people["cid"]).json}
+    pending = {i["email"]: i["id"] for i in client.get(f"{API}/teams/{tid}/invitations", headers=people["bob"]).json}
     middle = team_state(container, tid)
     for method, suffix in (("delete", ""), ("post", "/resend")):
         r = getattr(client, method)(f"{API}/teams/{tid}/invitations/{pending['eve@example.com']}{suffix}",
@@ -370,6 +370,41 @@ def test_who_may_invite(api, team):
                                     headers=people["bob"])
         assert r.status_code == 403, (method, r.json)
     assert team_state(container, tid) == middle
+
+
+def test_only_owners_and_admins_list_the_pending_invitations(api, team):
+    client, _container, _clock = api
+    tid, people = team
+    invite(client, people["ann"], tid, "eve@example.com")
+    for who in ("ann", "bob"):
+        r = client.get(f"{API}/teams/{tid}/invitations", headers=people[who])
+        assert r.status_code == 200 and [i["email"] for i in r.json] == ["eve@example.com"], who
+    r = client.get(f"{API}/teams/{tid}/invitations", headers=people["cid"])
+    assert r.status_code == 403 and r.json["error"] == "forbidden" and "eve@" not in r.get_data(as_text=True)
+    r = client.get(f"{API}/teams/{tid}/invitations", headers=people["dan"])
+    assert r.status_code == 404 and r.json["error"] == "not_found"
+
+
+def test_admins_cap_members_and_admins_only_owners_cap_owners(api, team):
+    client, container, _clock = api
+    tid, people = team
+    ann, bob = people["ann"], people["bob"]
+    ids = {name: user_id(client, people[name]) for name in ("ann", "bob", "cid")}
+    before = team_state(container, tid)
+    for body in ({"daily_cap": 5}, {"daily_cap": None}, {"role": "owner", "daily_cap": 5}):
+        r = client.patch(f"{API}/teams/{tid}/members/{ids['ann']}", json=body, headers=bob)
+        assert r.status_code == 403 and r.json["error"] == "forbidden", (body, r.json)
+    assert team_state(container, tid) == before
+    r = client.patch(f"{API}/teams/{tid}/members/{ids['bob']}", json={"daily_cap": 5}, headers=bob)
+    assert r.status_code == 200 and r.json["daily_cap"] == 5
+    r = client.patch(f"{API}/teams/{tid}/members/{ids['cid']}", json={"role": "admin", "daily_cap": 7}, headers=bob)
+    assert r.status_code == 200 and (r.json["role"], r.json["daily_cap"]) == ("admin", 7)
+    r = client.patch(f"{API}/teams/{tid}/members/{ids['ann']}", json={"daily_cap": 9}, headers=ann)
+    assert r.status_code == 200 and r.json["daily_cap"] == 9
+    # a role and a cap go together or not at all: the last owner's demotion fails, so does her cap
+    r = client.patch(f"{API}/teams/{tid}/members/{ids['ann']}", json={"role": "member", "daily_cap": 1}, headers=ann)
+    assert r.status_code == 409 and r.json["error"] == "last_owner"
+    assert members(client, ann, tid)["ann@example.com"]["daily_cap"] == 9
 
 
 def test_role_rules_and_the_last_owner(api, team):
@@ -470,6 +505,43 @@ def test_guessed_team_and_invitation_ids_are_not_found(api, team):
 
 
 # -- concurrency ----------------------------------------------------------------------------------
+
+
+def test_an_acceptance_racing_a_resend_neither_uses_the_old_token_nor_the_new_one(tmp_path, postgres_url,
+                                                                                 monkeypatch):
+    """The acceptance has found the invitation by its token when a resend commits a new one (on
+    PostgreSQL nothing stops the resend: the acceptance has written nothing yet). The old token must
+    then fail and the new one must still work."""
+    from adapters.sql.repositories.teams import SqlTeamRepository
+    from promptcore.domain.access import Actor
+
+    app, container, clock = _app(tmp_path, postgres_url)
+    try:
+        client = app.test_client()
+        ann = signup(client, container, "ann@example.com")
+        eve = signup(client, container, "eve@example.com")
+        tid = create_team(client, ann)["id"]
+        invitation = invite(client, ann, tid, "eve@example.com", "admin")
+        old = last_token(container, "eve@example.com")
+        clock.advance(minutes=2)  # a resend is allowed a minute after the last mail
+        ann_id = user_id(client, ann)
+        original, fired = SqlTeamRepository.lock_team, []
+
+        def a_resend_commits_first(self, team_id):
+            if not fired:  # between the acceptance's read of the invitation and its update
+                fired.append(container.teams().resend(Actor(ann_id, teams={tid: "owner"}), tid, invitation["id"]))
+            return original(self, team_id)
+
+        monkeypatch.setattr(SqlTeamRepository, "lock_team", a_resend_commits_first)
+        r = accept(client, eve, old)
+        assert fired and r.status_code == 400 and r.json["error"] == "invalid_token", r.json
+        monkeypatch.setattr(SqlTeamRepository, "lock_team", original)
+        new = last_token(container, "eve@example.com")
+        assert new != old
+        r = accept(client, eve, new)
+        assert r.status_code == 200 and r.json["role"] == "admin", r.json
+    finally:
+        container.engine().dispose()
 
 ACCEPTS = 20
 

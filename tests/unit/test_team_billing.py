@@ -12,15 +12,25 @@ import pytest
 from promptcore.domain.access import Actor
 from promptcore.domain.billing import Owner, PaymentPurpose, PaymentStatus, SubscriptionStatus
 from promptcore.domain.billing_errors import BillingUnavailable
-from promptcore.domain.errors import Forbidden, HasPaidPlan, NotFound, ValidationFailed
+from promptcore.domain.errors import Conflict, Forbidden, HasPaidPlan, NotFound, ValidationFailed
 from promptcore.domain.quota import QuotaPolicy
 from promptcore.domain.teams import Member, Team, TeamRole
 from promptcore.domain.users import User, UserSettings
+from promptcore.services.accounts import Accounts
 from promptcore.services.billing import Billing
 from promptcore.services.quota import Quota
 from promptcore.services.teams import Teams
 from tests.fake_payments import FakePaymentGateway
-from tests.fakes import FakeClock, FakeMailTemplates, FakeStore, FakeUnitOfWork, outbox_messages
+from tests.fakes import (
+    FakeAccessTokenCodec,
+    FakeClock,
+    FakeMailTemplates,
+    FakePasswordHasher,
+    FakeSignedTokenCodec,
+    FakeStore,
+    FakeUnitOfWork,
+    outbox_messages,
+)
 
 YOOKASSA_IP = "185.71.76.10"
 BASE = "http://test.local"
@@ -34,7 +44,8 @@ class Env:
         self.mail = FakeMailTemplates()
         self.billing = Billing(self.uow, self.clock, self.gateway, self.mail, BASE, default_limit=3, grace_days=3)
         self.quota = Quota(self.uow, self.clock, QuotaPolicy(), default_limit=3)
-        self.teams = Teams(self.uow, self.clock, self.mail, BASE, has_paid_plan=self.billing.team_has_paid_plan)
+        self.teams = Teams(self.uow, self.clock, self.mail, BASE, has_paid_plan=self.billing.team_has_paid_plan,
+                           has_pending_payment=self.billing.team_has_pending_payment)
         self.ids: dict[str, int] = {}
 
     def uow(self) -> FakeUnitOfWork:
@@ -346,3 +357,115 @@ def test_renewal_failed_mail_goes_to_every_owner_and_the_personal_only_mails_are
     assert env.subscription(Owner.team(env.tid)).status is SubscriptionStatus.EXPIRED
     kinds = {kind for kind, _to in env.mails()}
     assert kinds == {"payment_received", "renewal_failed"}
+
+
+# -- whose card renews the team's plan (review finding 1) ----------------------------------------
+
+
+def test_after_a_cancel_only_the_owner_who_saved_the_card_turns_renewal_back_on(env):
+    env.buy_team("ann", env.tid, renew=True)
+    dan = env.actor("dan")
+    env.billing.cancel(dan, team_id=env.tid)  # any owner stops the charges
+    before = env.subscription(Owner.team(env.tid))
+    for act in (lambda: env.billing.resume(dan, team_id=env.tid),
+                lambda: env.billing.set_renewal(dan, True, team_id=env.tid)):
+        with pytest.raises(Forbidden) as caught:
+            act()
+        assert caught.value.message.startswith("The team's plan renews with the card of the owner who saved it")
+    assert env.subscription(Owner.team(env.tid)) == before and before.cancel_at_period_end
+    # nothing is charged on ann's card at the period end
+    env.clock.current = before.period_end - timedelta(hours=12)
+    env.billing.renewals()
+    assert not [c for n, c in env.gateway.calls if n == "create_payment" and c["payment_method_id"]]
+    # ann, whose card it is, may resume
+    assert env.billing.resume(env.actor("ann"), team_id=env.tid).renews
+    # a cancel that was not pending: resuming changes nothing, so nothing is refused
+    assert env.billing.resume(dan, team_id=env.tid).renews
+
+
+def test_another_owner_renews_with_their_own_card_by_paying_with_renewal(env):
+    env.buy_team("ann", env.tid, renew=True)
+    env.billing.cancel(env.actor("ann"), team_id=env.tid)
+    env.buy_team("dan", env.tid, renew=True)  # dan checks out afresh: his card is the one now
+    sub = env.subscription(Owner.team(env.tid))
+    assert sub.renews and not sub.cancel_at_period_end
+    env.billing.cancel(env.actor("dan"), team_id=env.tid)
+    with pytest.raises(Forbidden):
+        env.billing.resume(env.actor("ann"), team_id=env.tid)  # not ann's card any more
+    assert env.billing.resume(env.actor("dan"), team_id=env.tid).renews
+    env.clock.current = sub.period_end - timedelta(hours=12)
+    env.billing.renewals()
+    (charge,) = [c for n, c in env.gateway.calls if n == "create_payment" and c["payment_method_id"]]
+    assert charge["customer_email"] == "dan@example.com"
+
+
+def test_paying_once_without_renewal_after_a_cancel_does_not_revive_another_owners_card(env):
+    env.buy_team("ann", env.tid, renew=True)
+    env.billing.cancel(env.actor("ann"), team_id=env.tid)
+    env.buy_team("dan", env.tid)  # one more period, no renewal chosen
+    sub = env.subscription(Owner.team(env.tid))
+    assert not sub.cancel_at_period_end and sub.payment_method_id is None and not sub.renews
+    env.clock.current = sub.period_end - timedelta(hours=12)
+    env.billing.renewals()
+    assert not [c for n, c in env.gateway.calls if n == "create_payment" and c["payment_method_id"]]
+
+
+def test_the_card_is_shown_to_the_owners_only(env):
+    env.buy_team("ann", env.tid, renew=True)
+    seen = {who: env.billing.overview(env.actor(who), team_id=env.tid) for who in ("ann", "dan", "bob", "cid")}
+    assert {who: o.payment_method for who, o in seen.items()} == {
+        "ann": "card •••• 4242", "dan": "card •••• 4242", "bob": None, "cid": None}
+    assert {who: o.card_is_mine for who, o in seen.items()} == {"ann": True, "dan": False, "bob": False, "cid": False}
+    assert all(o.subscription.renews for o in seen.values())  # members still see that it renews
+    env.buy_team("oscar", env.other, renew=True)
+    mine = env.billing.overview(env.actor("oscar"))
+    assert mine.subscription is None and mine.payment_method is None
+
+
+# -- deleting a team, or the account of its only member, while it is paid for (findings 2, 3) -------
+
+
+def test_a_team_is_not_deleted_while_its_checkout_is_pending(env):
+    result = env.billing.checkout(env.actor("ann"), "team", team_id=env.tid)
+    for who in ("ann", "dan"):
+        with pytest.raises(Conflict) as caught:
+            env.teams.delete(env.actor(who), env.tid)
+        assert caught.value.message.startswith("A payment for this team is in progress")
+    assert env.store.teams.get(env.tid) is not None
+    # the payment fails: the team may go
+    payment = env.store.payments[result.payment_id]
+    env.gateway.decline(payment.provider_id)
+    assert env.notify(payment.provider_id, "payment.canceled").outcome == "applied"
+    env.teams.delete(env.actor("ann"), env.tid)
+    assert env.store.teams.get(env.tid) is None
+
+
+def _accounts(env) -> Accounts:
+    return Accounts(uow=env.uow, hasher=FakePasswordHasher(), access_tokens=FakeAccessTokenCodec(),
+                    signed_tokens=FakeSignedTokenCodec(env.clock), mail=env.mail, clock=env.clock, base_url=BASE,
+                    team_has_paid_plan=env.billing.team_has_paid_plan,
+                    team_has_pending_payment=env.billing.team_has_pending_payment)
+
+
+def test_the_only_member_of_a_paid_team_cannot_delete_the_account(env):
+    solo = env.team("oscar", "Solo")
+    env.buy_team("oscar", solo)
+    accounts = _accounts(env)
+    with pytest.raises(HasPaidPlan) as caught:
+        accounts.delete_account(env.actor("oscar"), "h")
+    assert caught.value.message.startswith("You are the only member of a team with an active paid plan")
+    assert env.ids["oscar"] in env.store.users and solo in env.store.teams
+    # the plan ends: the account goes, and the team of one with it
+    env.billing.cancel(env.actor("oscar"), team_id=solo)
+    env.clock.current = env.subscription(Owner.team(solo)).period_end + timedelta(seconds=1)
+    accounts.delete_account(env.actor("oscar"), "h")
+    assert env.ids["oscar"] not in env.store.users and solo not in env.store.teams
+
+
+def test_the_only_member_of_a_team_with_a_pending_checkout_cannot_delete_the_account(env):
+    solo = env.team("oscar", "Solo")
+    env.billing.checkout(env.actor("oscar"), "team", team_id=solo)
+    with pytest.raises(Conflict) as caught:
+        _accounts(env).delete_account(env.actor("oscar"), "h")
+    assert caught.value.message.startswith("A payment for a team you alone belong to is in progress")
+    assert env.ids["oscar"] in env.store.users and solo in env.store.teams

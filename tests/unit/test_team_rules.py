@@ -25,6 +25,7 @@ from promptcore.domain.teams import (
     may_invite,
     may_remove,
     may_rename_team,
+    may_see_invitations,
     may_set_cap,
     parse_role,
 )
@@ -42,10 +43,13 @@ Y, N = True, False
 ON_TARGET = {
     (OWNER, "invite"): (Y, Y, Y),
     (OWNER, "remove"): (Y, Y, Y),
+    (OWNER, "cap"): (Y, Y, Y),
     (ADMIN, "invite"): (N, Y, Y),
     (ADMIN, "remove"): (N, Y, Y),
+    (ADMIN, "cap"): (N, Y, Y),
     (MEMBER, "invite"): (N, N, N),
     (MEMBER, "remove"): (N, N, N),  # (anyone may remove themselves: that is leaving, in the use case)
+    (MEMBER, "cap"): (N, N, N),
 }
 
 # (actor's role, the target's current role) → may they make the target:  owner  admin  member
@@ -61,15 +65,15 @@ CHANGE_ROLE = {
     (MEMBER, MEMBER): (N, N, N),
 }
 
-# actor's role → may they:  rename the team  delete the team  set a member's cap
+# actor's role → may they:  rename the team  delete the team  set caps at all  see the pending invitations
 ON_TEAM = {
-    OWNER: (Y, Y, Y),
-    ADMIN: (N, N, Y),
-    MEMBER: (N, N, N),
+    OWNER: (Y, Y, Y, Y),
+    ADMIN: (N, N, Y, Y),
+    MEMBER: (N, N, N, N),
 }
 
-TARGET_RULES = {"invite": may_invite, "remove": may_remove}
-TEAM_RULES = (may_rename_team, may_delete_team, may_set_cap)
+TARGET_RULES = {"invite": may_invite, "remove": may_remove, "cap": may_set_cap}
+TEAM_RULES = (may_rename_team, may_delete_team, may_set_cap, may_see_invitations)
 
 
 def test_the_tables_cover_every_combination():
@@ -102,6 +106,7 @@ roles = st.sampled_from(ROLES)
 def test_no_admin_rule_ever_touches_an_owner(current, new):
     assert not may_invite(ADMIN, OWNER)
     assert not may_remove(ADMIN, OWNER)
+    assert not may_set_cap(ADMIN, OWNER)
     if OWNER in (current, new):
         assert not may_change_role(ADMIN, current, new)
 
@@ -119,6 +124,7 @@ def test_a_higher_role_may_do_everything_a_lower_one_may(lower, higher, current,
     for allowed_lower, allowed_higher in [
         (may_invite(lower, new), may_invite(higher, new)),
         (may_remove(lower, current), may_remove(higher, current)),
+        (may_set_cap(lower, current), may_set_cap(higher, current)),
         (may_change_role(lower, current, new), may_change_role(higher, current, new)),
         *((rule(lower), rule(higher)) for rule in TEAM_RULES),
     ]:

@@ -199,6 +199,19 @@ def test_a_team_with_a_paid_plan_is_not_deleted(crew, teams, store, paid):
     assert crew.team not in store.teams
 
 
+def test_a_team_with_a_payment_in_progress_is_not_deleted(crew, store, clock, mail):
+    pending = {crew.team}
+    teams = Teams(lambda: FakeUnitOfWork(store), clock, mail, BASE,
+                  has_pending_payment=lambda uow, team_id: team_id in pending)
+    with pytest.raises(Conflict) as info:
+        teams.delete(crew.as_(crew.ada), crew.team)
+    assert info.value.message.startswith("A payment for this team is in progress")
+    assert crew.team in store.teams
+    pending.clear()  # paid (then the paid plan refuses) or canceled
+    teams.delete(crew.as_(crew.ada), crew.team)
+    assert crew.team not in store.teams
+
+
 def test_without_a_billing_callable_no_team_has_a_paid_plan(store, clock, mail):
     teams = Teams(lambda: FakeUnitOfWork(store), clock, mail, BASE)
     ada = add_user(store, "ada@example.com")
@@ -254,6 +267,66 @@ def test_ownership_is_handed_over_by_making_an_owner_then_stepping_down(crew, te
     with pytest.raises(LastOwner):  # and Bob is now the last owner
         teams.change_role(crew.as_(crew.bob), crew.team, crew.bob, "admin")
     teams.rename(crew.as_(crew.bob), crew.team, "Bob's engine")
+
+
+def _stale(crew, user_id, roles: dict) -> Actor:
+    """An Actor built when the request began, before another request changed the memberships."""
+    return Actor(user_id, teams=roles)
+
+
+def test_a_caller_demoted_meanwhile_acts_with_the_role_they_have_now(crew, teams, store):
+    bob_as_admin = _stale(crew, crew.bob, {crew.team: "admin"})
+    teams.change_role(crew.as_(crew.ada), crew.team, crew.bob, "member")  # committed while Bob's request runs
+    before = crew.roles()
+    for act in (lambda: teams.change_role(bob_as_admin, crew.team, crew.cy, "admin"),
+                lambda: teams.set_cap(bob_as_admin, crew.team, crew.cy, 3),
+                lambda: teams.update_member(bob_as_admin, crew.team, crew.cy, role="admin", daily_cap=3),
+                lambda: teams.remove(bob_as_admin, crew.team, crew.cy),
+                lambda: teams.invite(bob_as_admin, crew.team, "eve@example.com", "member")):
+        with pytest.raises(Forbidden):
+            act()
+    assert crew.roles() == before and all(m.daily_cap is None for m in store.team_members.values())
+    assert not store.invitations or all(i.email != "eve@example.com" for i in store.invitations.values())
+
+
+def test_an_owner_demoted_meanwhile_cannot_delete_the_team_and_a_removed_one_is_a_stranger(crew, teams, store):
+    teams.change_role(crew.as_(crew.ada), crew.team, crew.bob, "owner")
+    bob_as_owner = _stale(crew, crew.bob, {crew.team: "owner"})
+    teams.change_role(crew.as_(crew.ada), crew.team, crew.bob, "admin")
+    with pytest.raises(Forbidden):
+        teams.delete(bob_as_owner, crew.team)
+    with pytest.raises(Forbidden):
+        teams.change_role(bob_as_owner, crew.team, crew.ada, "member")
+    teams.remove(crew.as_(crew.ada), crew.team, crew.bob)
+    with pytest.raises(NotFound):
+        teams.remove(bob_as_owner, crew.team, crew.cy)
+    assert crew.team in store.teams and crew.roles() == {"ada": "owner", "cy": "member"}
+
+
+def test_a_role_and_a_cap_change_together_or_not_at_all(crew, teams):
+    member = teams.update_member(crew.as_(crew.ada), crew.team, crew.cy, role="admin", daily_cap=7)
+    assert (member.role, member.daily_cap) == (ADMIN, 7)
+    for cap in (-1, CAP_MAX + 1, "7", True):
+        with pytest.raises(ValidationFailed):
+            teams.update_member(crew.as_(crew.ada), crew.team, crew.cy, role="member", daily_cap=cap)
+    with pytest.raises(LastOwner):  # the role fails: the cap is not set either
+        teams.update_member(crew.as_(crew.ada), crew.team, crew.ada, role="member", daily_cap=1)
+    with pytest.raises(Forbidden):  # an admin makes no owners: the cap is not set either
+        teams.update_member(crew.as_(crew.bob), crew.team, crew.cy, role="owner", daily_cap=1)
+    [cy] = [m for m in teams.members(crew.as_(crew.ada), crew.team) if m.user_id == crew.cy]
+    [ada] = [m for m in teams.members(crew.as_(crew.ada), crew.team) if m.user_id == crew.ada]
+    assert (cy.role, cy.daily_cap) == (ADMIN, 7) and (ada.role, ada.daily_cap) == (OWNER, None)
+
+
+def test_only_owners_cap_an_owner(crew, teams):
+    with pytest.raises(Forbidden) as info:
+        teams.set_cap(crew.as_(crew.bob), crew.team, crew.ada, 5)
+    assert info.value.message == "Only the team's owners set an owner's cap."
+    assert all(m.daily_cap is None for m in teams.members(crew.as_(crew.ada), crew.team))
+    assert teams.set_cap(crew.as_(crew.bob), crew.team, crew.bob, 5).daily_cap == 5  # admins cap admins
+    assert teams.set_cap(crew.as_(crew.ada), crew.team, crew.ada, 9).daily_cap == 9  # owners cap owners
+    teams.change_role(crew.as_(crew.ada), crew.team, crew.cy, "owner")
+    assert teams.set_cap(crew.as_(crew.cy), crew.team, crew.ada, 2).daily_cap == 2
 
 
 def test_change_role_needs_a_role_and_a_member_of_this_team(crew, teams):
@@ -368,7 +441,7 @@ def test_an_invitation_is_mailed_with_a_token_only_its_hash_is_kept(crew, teams,
     assert (kind, language, to) == ("team_invitation", "ru", "eve@example.com")
     assert context == {"link": f"{BASE}/invitations/{token}", "team": "The Analytical Engine",
                        "inviter": "ada@example.com", "role": "admin", "expires_at": invitation.expires_at}
-    assert [i.id for i in teams.invitations(crew.as_(crew.cy), crew.team)] == [invitation.id]
+    assert [i.id for i in teams.invitations(crew.as_(crew.bob), crew.team)] == [invitation.id]
 
 
 def test_each_invitation_gets_its_own_token(crew, teams, store):
@@ -442,9 +515,16 @@ def test_the_pending_invitations_are_listed_newest_first(crew, teams, clock):
     new, _token = crew.invite(crew.bob, "fay@example.com")
     gone, _token = crew.invite(crew.bob, "gus@example.com")
     teams.revoke(crew.as_(crew.bob), crew.team, gone.id)
-    assert [i.id for i in teams.invitations(crew.as_(crew.cy), crew.team)] == [new.id, old.id]
+    assert [i.id for i in teams.invitations(crew.as_(crew.bob), crew.team)] == [new.id, old.id]
     clock.advance(days=7)
-    assert teams.invitations(crew.as_(crew.cy), crew.team) == []
+    assert teams.invitations(crew.as_(crew.ada), crew.team) == []
+
+
+def test_a_plain_member_does_not_see_the_pending_invitations(crew, teams):
+    crew.invite(crew.ada, "eve@example.com")
+    with pytest.raises(Forbidden):
+        teams.invitations(crew.as_(crew.cy), crew.team)
+    assert [i.email for i in teams.invitations(crew.as_(crew.bob), crew.team)] == ["eve@example.com"]
 
 
 def test_resend_replaces_the_token_and_the_old_link_stops_working(crew, teams, store, clock):
@@ -622,6 +702,7 @@ NON_MEMBER_CALLS = {
     "members": lambda t, team, c: t.members(c.outsider, team),
     "change_role": lambda t, team, c: t.change_role(c.outsider, team, c.cy, "admin"),
     "set_cap": lambda t, team, c: t.set_cap(c.outsider, team, c.cy, 5),
+    "update_member": lambda t, team, c: t.update_member(c.outsider, team, c.cy, role="admin", daily_cap=5),
     "remove": lambda t, team, c: t.remove(c.outsider, team, c.cy),
     "leave": lambda t, team, c: t.leave(c.outsider, team),
     "invitations": lambda t, team, c: t.invitations(c.outsider, team),

@@ -77,11 +77,11 @@ def _code_templates(templates: Iterable[QuickTemplate] | None) -> dict[Key, dict
 
 def _stored(conn: Connection) -> dict[Key, dict[str, Any]]:
     tp, tt = t.templates, t.template_tags
-    rows = conn.execute(select(tp).where(tp.c.owner_id.is_(None))).all()
+    rows = conn.execute(select(tp).where(tp.c.builtin.is_not(None))).all()
     tags: dict[int, list[str]] = {}
     if rows:
         for row in conn.execute(select(tt.c.template_id, tt.c.tag).join(tp, tp.c.id == tt.c.template_id)
-                                .where(tp.c.owner_id.is_(None))):
+                                .where(tp.c.builtin.is_not(None))):
             tags.setdefault(row.template_id, []).append(row.tag)
     return {(row.builtin, row.language): {"id": row.id, "position": row.position, "title": row.title,
                                           "description": row.description, "body": row.body,

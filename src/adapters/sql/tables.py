@@ -330,10 +330,15 @@ templates = Table(
     Column("favourite", Boolean, nullable=False, server_default=false()),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # A team's template (SPEC §14) has no owner; it goes with its team. Its author may go first.
+    Column("team_id", Id, ForeignKey("teams.id", ondelete="CASCADE")),
+    Column("author_id", Id, ForeignKey("users.id", ondelete="SET NULL")),
     UniqueConstraint("owner_id", "title_key"),
+    UniqueConstraint("team_id", "title_key"),
     UniqueConstraint("builtin", "language"),
     # An owner's templates, most recently changed first (the library's list and its cursor).
     Index("ix_templates_owner_updated", "owner_id", "updated_at", "id"),
+    Index("ix_templates_team_updated", "team_id", "updated_at", "id"),
     sqlite_autoincrement=True,
 )
 
@@ -364,14 +369,18 @@ custom_styles = Table(
     "custom_styles",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("owner_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("owner_id", Id, ForeignKey("users.id", ondelete="CASCADE")),
     Column("title", String(100), nullable=False),
     Column("title_key", String(300), nullable=False),
     Column("description", Text, nullable=False, server_default=""),
     Column("instructions", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # A team's style (SPEC §14), like a team's template: no owner, its team, its author.
+    Column("team_id", Id, ForeignKey("teams.id", ondelete="CASCADE")),
+    Column("author_id", Id, ForeignKey("users.id", ondelete="SET NULL")),
     UniqueConstraint("owner_id", "title_key"),
+    UniqueConstraint("team_id", "title_key"),
     sqlite_autoincrement=True,
 )
 
@@ -415,5 +424,56 @@ team_invitations = Table(
     Column("accepted_at", UtcDateTime),
     Column("revoked_at", UtcDateTime),
     Index("ix_team_invitations_team_email", "team_id", "email"),
+    sqlite_autoincrement=True,
+)
+
+# A history record shared with a team (SPEC §14): at most one team per record; the record stays
+# its author's (and goes with their account), the team's feed reads it newest share first.
+shared_records = Table(
+    "shared_records",
+    metadata,
+    Column("record_id", Id, ForeignKey("prompt_requests.id", ondelete="CASCADE"), primary_key=True),
+    Column("team_id", Id, ForeignKey("teams.id", ondelete="CASCADE"), nullable=False),
+    Column("shared_by", Id, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("shared_at", UtcDateTime, nullable=False),
+    Index("ix_shared_records_team_shared", "team_id", "shared_at", "record_id"),
+)
+
+# Try it (SPEC §15.3): the latest comparison of a record — side ``a`` answered the original prompt,
+# side ``b`` the improved one, both on ``model``, with the optional extra ``input`` appended. It goes
+# with its record (ON DELETE CASCADE) and is deleted when the record's texts are erased.
+prompt_comparisons = Table(
+    "prompt_comparisons",
+    metadata,
+    Column("record_id", Id, ForeignKey("prompt_requests.id", ondelete="CASCADE"), primary_key=True),
+    Column("model", String(200), nullable=False),
+    Column("input", Text),
+    *(column for side in ("a", "b") for column in (
+        Column(f"{side}_status", String(16), nullable=False),
+        Column(f"{side}_text", Text, nullable=False),
+        Column(f"{side}_model", String(200)),
+        Column(f"{side}_error", String(64)),
+        Column(f"{side}_latency_ms", Integer),
+        Column(f"{side}_usage", JSON),
+    )),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Personal API keys (SPEC §15.1): only a key's SHA-256 is stored (unique), with the few characters
+# shown in lists; scopes are space-separated names. Keys go with their user; a revoked key keeps its
+# row (revoked_at) and never works again.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(100), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("scopes", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime),
+    Column("last_used_at", UtcDateTime),
+    Column("revoked_at", UtcDateTime),
     sqlite_autoincrement=True,
 )

@@ -12,7 +12,9 @@ from promptcore.ports import UnitOfWork
 
 from .engine import mark_read_only
 from .repositories import (
+    SqlApiKeyRepository,
     SqlBillingEventRepository,
+    SqlComparisonRepository,
     SqlCustomStyleRepository,
     SqlInvitationRepository,
     SqlLoginFailureRepository,
@@ -25,6 +27,7 @@ from .repositories import (
     SqlQuotaLedger,
     SqlRefreshTokenRepository,
     SqlRefundRepository,
+    SqlSharedRecordRepository,
     SqlStyleRepository,
     SqlSubscriptionRepository,
     SqlTeamRepository,
@@ -78,6 +81,9 @@ class SqlUnitOfWork(UnitOfWork):
         self.custom_styles = SqlCustomStyleRepository(conn)
         self.teams = SqlTeamRepository(conn)
         self.invitations = SqlInvitationRepository(conn)
+        self.api_keys = SqlApiKeyRepository(conn)
+        self.comparisons = SqlComparisonRepository(conn)
+        self.shared_records = SqlSharedRecordRepository(conn)
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:

@@ -253,9 +253,13 @@ class Profile(MethodView):
     @blp.arguments(PasswordIn)
     @blp.response(204)
     @blp.alt_response(401, schema=ErrorOut)
+    @blp.alt_response(409, schema=ErrorOut, description="last_owner: the last owner of a team with other members; "
+                                                        "team_has_paid_plan or conflict: the only member of a team "
+                                                        "with an active paid plan or a payment in progress")
     @blp.alt_response(422, schema=ErrorOut)
     def delete(self, data):
-        """Delete the account and its whole history (asks for the password)."""
+        """Delete the account and its whole history (asks for the password). A team you alone
+        belong to goes with it — not while it has an active paid plan or a payment in progress."""
         services().accounts().delete_account(current_actor(), data["password"])
 
 

@@ -80,7 +80,10 @@ class SubscriptionOut(Schema):
     period_end = fields.DateTime(required=True)
     cancel_at_period_end = fields.Boolean(required=True)
     renews = fields.Boolean(required=True)
-    payment_method = Text(required=True, allow_none=True, metadata={"example": "card •••• 4242"})
+    payment_method = Text(required=True, allow_none=True, metadata={
+        "example": "card •••• 4242",
+        "description": "The saved card renewals charge; for a team, shown to its owners only (null for "
+                       "its other members)."})
     grace_until = fields.DateTime(required=True, allow_none=True)
     granted = fields.Boolean(required=True)
 
@@ -156,17 +159,18 @@ def plan_dict(plan: Plan, language: str) -> dict[str, Any]:
             "price": money_dict(plan.price), "period_days": plan.period_days, "is_team": plan.is_team}
 
 
-def subscription_dict(s: Subscription | None) -> dict[str, Any] | None:
+def subscription_dict(s: Subscription | None, payment_method: str | None) -> dict[str, Any] | None:
+    """``payment_method``: the card's title as the viewer may see it (BillingOverview)."""
     if s is None:
         return None
     return {"plan": s.plan_slug, "status": s.status.value, "period_start": s.period_start,
             "period_end": s.period_end, "cancel_at_period_end": s.cancel_at_period_end, "renews": s.renews,
-            "payment_method": s.payment_method_title, "grace_until": s.grace_until, "granted": s.granted}
+            "payment_method": payment_method, "grace_until": s.grace_until, "granted": s.granted}
 
 
 def overview_dict(overview: BillingOverview) -> dict[str, Any]:
     return {"enabled": overview.enabled, "plan": plan_dict(overview.plan, _language()),
-            "subscription": subscription_dict(overview.subscription)}
+            "subscription": subscription_dict(overview.subscription, overview.payment_method)}
 
 
 def payment_dict(p: Payment, viewer: int | None = None) -> dict[str, Any]:
@@ -185,8 +189,26 @@ def admin_payment_dict(p: Payment) -> dict[str, Any]:
             "provider_id": p.provider_id, "canceled_by_us": p.canceled_by_us}
 
 
+# The personal views and the team's (under /teams/{team_id}/billing) answer through these: the same
+# use case, with team_id None for the user's own subscription.
+
+
 def _overview(team_id: int | None = None) -> dict[str, Any]:
     return overview_dict(services().billing().overview(current_actor(), team_id=team_id))
+
+
+def _payments(team_id: int | None = None) -> dict[str, Any]:
+    """The payments; on a team's list a pending one's confirmation URL only for the owner who
+    started it."""
+    actor = current_actor()
+    viewer = actor.user_id if team_id is not None else None
+    return {"items": [payment_dict(p, viewer=viewer) for p in services().billing().payments(actor, team_id=team_id)]}
+
+
+def _change(action: str, team_id: int | None = None, **kwargs: Any) -> dict[str, Any]:
+    """cancel, resume or set_renewal on the subscription, then the overview as it is now."""
+    getattr(services().billing(), action)(current_actor(), team_id=team_id, **kwargs)
+    return _overview(team_id)
 
 
 # -- views ----------------------------------------------------------------------------------------
@@ -244,7 +266,7 @@ class Payments(MethodView):
     @blp.alt_response(401, schema=ErrorOut)
     def get(self):
         """The user's payments, newest first (the last 50)."""
-        return {"items": [payment_dict(p) for p in services().billing().payments(current_actor())]}
+        return _payments()
 
 
 @blp.route(f"/billing/payments/<{ID_CONVERTER}:payment_id>")
@@ -271,8 +293,7 @@ class Cancel(MethodView):
     @blp.alt_response(422, schema=ErrorOut)
     def post(self):
         """Cancel: the plan stays to the period end, nothing more is charged."""
-        services().billing().cancel(current_actor())
-        return _overview()
+        return _change("cancel")
 
 
 @blp.route("/billing/resume")
@@ -286,8 +307,7 @@ class Resume(MethodView):
     @blp.alt_response(422, schema=ErrorOut)
     def post(self):
         """Undo a cancel before the period ends."""
-        services().billing().resume(current_actor())
-        return _overview()
+        return _change("resume")
 
 
 @blp.route("/billing/renewal")
@@ -303,14 +323,15 @@ class Renewal(MethodView):
     def put(self, data):
         """Automatic renewal on (needs a card saved by a checkout with renewal) or off (the card
         is forgotten)."""
-        services().billing().set_renewal(current_actor(), data["enabled"])
-        return _overview()
+        return _change("set_renewal", enabled=data["enabled"])
 
 
 # -- a team's subscription (SPEC §14) ---------------------------------------------------------------
 
 TEAM_BILLING = f"/teams/<{ID_CONVERTER}:team_id>/billing"
 _NOT_MEMBER = "not_found: no such team, or you are not a member"
+_OWNERS_AND_CARD = ("forbidden: owners only; and renewal on the saved card is turned back on only by the owner "
+                    "who saved it")
 
 
 @blp.route(TEAM_BILLING)
@@ -322,8 +343,9 @@ class TeamBilling(MethodView):
     @blp.alt_response(401, schema=ErrorOut)
     @blp.alt_response(404, schema=ErrorOut, description=_NOT_MEMBER)
     def get(self, team_id):
-        """The team's plan now and its subscription (every member). Without a team plan the plan
-        is `free` with a daily limit of 0: the team has no pool."""
+        """The team's plan now and its subscription (every member; the saved card's title only for
+        the owners). Without a team plan the plan is `free` with a daily limit of 0: the team has
+        no pool."""
         return _overview(team_id)
 
 
@@ -338,9 +360,7 @@ class TeamPayments(MethodView):
     def get(self, team_id):
         """The team's payments, newest first (the last 50; every member). A pending payment's
         `confirmation_url` is shown only to the owner who started it."""
-        actor = current_actor()
-        return {"items": [payment_dict(p, viewer=actor.user_id)
-                          for p in services().billing().payments(actor, team_id=team_id)]}
+        return _payments(team_id)
 
 
 @blp.route(f"{TEAM_BILLING}/cancel")
@@ -355,8 +375,7 @@ class TeamCancel(MethodView):
     @blp.alt_response(422, schema=ErrorOut)
     def post(self, team_id):
         """Cancel the team's plan (owners): it stays to the period end, nothing more is charged."""
-        services().billing().cancel(current_actor(), team_id=team_id)
-        return _overview(team_id)
+        return _change("cancel", team_id)
 
 
 @blp.route(f"{TEAM_BILLING}/resume")
@@ -366,13 +385,13 @@ class TeamResume(MethodView):
     @blp.doc(security=BEARER)
     @blp.response(200, BillingOut)
     @blp.alt_response(401, schema=ErrorOut)
-    @blp.alt_response(403, schema=ErrorOut, description="forbidden: owners only")
+    @blp.alt_response(403, schema=ErrorOut, description=_OWNERS_AND_CARD)
     @blp.alt_response(404, schema=ErrorOut, description=_NOT_MEMBER + "; or the team has no subscription")
     @blp.alt_response(422, schema=ErrorOut)
     def post(self, team_id):
-        """Undo a cancel of the team's plan before the period ends (owners)."""
-        services().billing().resume(current_actor(), team_id=team_id)
-        return _overview(team_id)
+        """Undo a cancel of the team's plan before the period ends (owners; when it renews with a
+        saved card, the owner who saved it — another owner pays with renewal chosen instead)."""
+        return _change("resume", team_id)
 
 
 @blp.route(f"{TEAM_BILLING}/renewal")
@@ -383,14 +402,13 @@ class TeamRenewal(MethodView):
     @blp.arguments(RenewalIn)
     @blp.response(200, BillingOut)
     @blp.alt_response(401, schema=ErrorOut)
-    @blp.alt_response(403, schema=ErrorOut, description="forbidden: owners only")
+    @blp.alt_response(403, schema=ErrorOut, description=_OWNERS_AND_CARD)
     @blp.alt_response(404, schema=ErrorOut, description=_NOT_MEMBER + "; or the team has no subscription")
     @blp.alt_response(422, schema=ErrorOut)
     def put(self, data, team_id):
-        """The team plan's automatic renewal on (needs a card saved by a checkout with renewal) or
-        off (the card is forgotten); owners."""
-        services().billing().set_renewal(current_actor(), data["enabled"], team_id=team_id)
-        return _overview(team_id)
+        """The team plan's automatic renewal on (needs a card saved by a checkout with renewal; only
+        the owner who saved it turns it back on) or off (the card is forgotten; any owner)."""
+        return _change("set_renewal", team_id, enabled=data["enabled"])
 
 
 @blp.route("/billing/yookassa/webhook")

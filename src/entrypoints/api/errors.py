@@ -38,6 +38,7 @@ ERROR_TABLE: dict[type[core.PromptcoreError], tuple[int, str]] = {
     core.Unauthenticated: (401, "unauthorized"),
     core.LoginThrottled: (429, "too_many_attempts"),
     core.InvalidToken: (400, "invalid_token"),
+    core.InsufficientScope: (403, "insufficient_scope"),
     core.Forbidden: (403, "forbidden"),
     core.NotFound: (404, "not_found"),
     core.EmailNotConfirmed: (403, "email_not_confirmed"),

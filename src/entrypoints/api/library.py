@@ -47,6 +47,7 @@ from .library_schemas import (
     RenderOut,
     RestoreIn,
     TagsOut,
+    TeamLibraryQuery,
     TemplateIn,
     TemplateListQuery,
     TemplateOut,
@@ -88,6 +89,8 @@ def template_dict(template: Template) -> dict[str, Any]:
         "created_at": template.created_at,
         "updated_at": template.updated_at,
         "read_only": template.builtin is not None and template.owner_id is None,
+        "team_id": template.team_id,
+        "author_id": template.author_id,
     }
 
 
@@ -98,7 +101,8 @@ def version_dict(version: TemplateVersion) -> dict[str, Any]:
 
 def style_dict(style: CustomStyle) -> dict[str, Any]:
     return {"id": style.id, "slug": style.slug, "title": style.title, "description": style.description,
-            "instructions": style.instructions, "created_at": style.created_at, "updated_at": style.updated_at}
+            "instructions": style.instructions, "created_at": style.created_at, "updated_at": style.updated_at,
+            "team_id": style.team_id, "author_id": style.author_id}
 
 
 # -- import bodies --------------------------------------------------------------------------------
@@ -190,24 +194,28 @@ class TemplateCollection(MethodView):
     @blp.alt_response(401, schema=ErrorOut)
     @blp.alt_response(422, schema=ErrorOut)
     def get(self, args):
-        """Your templates, most recently changed first: search (`q`) in the title, description and
-        text, a tag, favourites only; cursor pagination."""
+        """Your templates (or with `team_id`, your team's), most recently changed first: search (`q`)
+        in the title, description and text, a tag, favourites only; cursor pagination."""
         items, cursor = services().templates().list(current_actor(), args.get("q"), args.get("tag"),
-                                                    args.get("favourite"), args["limit"], args.get("cursor"))
+                                                    args.get("favourite"), args["limit"], args.get("cursor"),
+                                                    team_id=args.get("team_id"))
         return {"items": [template_dict(t) for t in items], "next_cursor": cursor}
 
     @blp.doc(security=BEARER)
     @blp.arguments(TemplateIn)
     @blp.response(201, TemplateOut)
     @blp.alt_response(401, schema=ErrorOut)
+    @blp.alt_response(404, schema=ErrorOut, description="team_id names a team you are not in")
     @blp.alt_response(409, schema=ErrorOut, description="title_taken, or limit_reached (500 templates)")
     @blp.alt_response(422, schema=ErrorOut, description="validation_error: a malformed {{variable}} and the like")
     def post(self, data):
-        """Add a template. Its variables are read from the text: `{{name}}`, 1-64 letters, digits,
-        `_`, `-` or `.`; unbalanced braces, `{{}}` and longer names are refused."""
+        """Add a template to your library, or with `team_id` to your team's (any member may; the
+        team's owners and admins and you, its author, may change it). Its variables are read from
+        the text: `{{name}}`, 1-64 letters, digits, `_`, `-` or `.`; unbalanced braces, `{{}}` and
+        longer names are refused."""
         return template_dict(services().templates().create(
             current_actor(), data["title"], data["body"], data.get("description"), data.get("tags"),
-            data.get("favourite", False)))
+            data.get("favourite", False), team_id=data.get("team_id")))
 
 
 @blp.route("/templates/tags")
@@ -215,11 +223,14 @@ class TemplateTags(MethodView):
     decorators = [login_required]
 
     @blp.doc(security=BEARER)
+    @blp.arguments(TeamLibraryQuery, location="query")
     @blp.response(200, TagsOut)
     @blp.alt_response(401, schema=ErrorOut)
-    def get(self):
-        """The tags of your templates with how many templates carry each, most used first."""
-        counts = services().templates().tags(current_actor())
+    @blp.alt_response(404, schema=ErrorOut, description="team_id names a team you are not in")
+    @blp.alt_response(422, schema=ErrorOut)
+    def get(self, args):
+        """The tags of your templates (or your team's) with how many templates carry each, most used first."""
+        counts = services().templates().tags(current_actor(), team_id=args.get("team_id"))
         ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
         return {"tags": [{"tag": tag, "count": count} for tag, count in ordered]}
 
@@ -240,7 +251,8 @@ class TemplateItem(MethodView):
     @blp.arguments(TemplatePatchIn)
     @blp.response(200, TemplateOut)
     @blp.alt_response(401, schema=ErrorOut)
-    @blp.alt_response(403, schema=ErrorOut, description="a quick template: copy it to change it")
+    @blp.alt_response(403, schema=ErrorOut, description="a quick template (copy it to change it), or a team's "
+                                                   "template you are neither the author nor an owner or admin of")
     @blp.alt_response(404, schema=ErrorOut)
     @blp.alt_response(409, schema=ErrorOut, description="title_taken")
     @blp.alt_response(422, schema=ErrorOut)
@@ -255,7 +267,7 @@ class TemplateItem(MethodView):
     @blp.doc(security=BEARER)
     @blp.response(204)
     @blp.alt_response(401, schema=ErrorOut)
-    @blp.alt_response(403, schema=ErrorOut, description="a quick template")
+    @blp.alt_response(403, schema=ErrorOut, description="a quick template, or a team's you may not change")
     @blp.alt_response(404, schema=ErrorOut)
     def delete(self, template_id):
         """Delete a template with all its versions."""
@@ -315,7 +327,7 @@ class TemplateRestore(MethodView):
     @blp.arguments(RestoreIn)
     @blp.response(200, TemplateOut)
     @blp.alt_response(401, schema=ErrorOut)
-    @blp.alt_response(403, schema=ErrorOut, description="a quick template")
+    @blp.alt_response(403, schema=ErrorOut, description="a quick template, or a team's you may not change")
     @blp.alt_response(404, schema=ErrorOut, description="the template or the version")
     @blp.alt_response(422, schema=ErrorOut)
     def post(self, data, template_id):
@@ -381,9 +393,10 @@ class TemplateCopy(MethodView):
     @blp.alt_response(409, schema=ErrorOut, description="limit_reached")
     @blp.alt_response(422, schema=ErrorOut)
     def post(self, data, template_id):
-        """Copy a quick template or one of your own into your library (send `{}` to keep the
-        title; a taken title gets " (2)" and so on)."""
-        return template_dict(services().templates().copy(current_actor(), template_id, data.get("title")))
+        """Copy a quick template, one of your own or one of your team's into your library, or with
+        `team_id` into a team's (send `{}` to keep the title; a taken title gets " (2)" and so on)."""
+        return template_dict(services().templates().copy(current_actor(), template_id, data.get("title"),
+                                                         team_id=data.get("team_id")))
 
 
 @blp.route("/templates/from-record")
@@ -398,9 +411,9 @@ class TemplateFromRecord(MethodView):
     @blp.alt_response(409, schema=ErrorOut, description="limit_reached")
     @blp.alt_response(422, schema=ErrorOut, description="the improved text is not a valid template")
     def post(self, data):
-        """Save a history record's improved prompt as a template."""
+        """Save a history record's improved prompt as a template (with `team_id`, in the team's library)."""
         return template_dict(services().templates().from_record(current_actor(), data["record_id"],
-                                                                data.get("title")))
+                                                                data.get("title"), team_id=data.get("team_id")))
 
 
 @blp.route("/quick-templates")
@@ -484,22 +497,28 @@ class CustomStyleCollection(MethodView):
     decorators = [login_required]
 
     @styles_blp.doc(security=BEARER)
+    @styles_blp.arguments(TeamLibraryQuery, location="query")
     @styles_blp.response(200, CustomStyleOut(many=True))
     @styles_blp.alt_response(401, schema=ErrorOut)
-    def get(self):
-        """Your custom styles, by title."""
-        return [style_dict(s) for s in services().custom_styles().list(current_actor())]
+    @styles_blp.alt_response(404, schema=ErrorOut, description="team_id names a team you are not in")
+    @styles_blp.alt_response(422, schema=ErrorOut)
+    def get(self, args):
+        """Your custom styles (or with `team_id`, your team's), by title."""
+        return [style_dict(s) for s in services().custom_styles().list(current_actor(), team_id=args.get("team_id"))]
 
     @styles_blp.doc(security=BEARER)
     @styles_blp.arguments(CustomStyleIn)
     @styles_blp.response(201, CustomStyleOut)
     @styles_blp.alt_response(401, schema=ErrorOut)
+    @styles_blp.alt_response(404, schema=ErrorOut, description="team_id names a team you are not in")
     @styles_blp.alt_response(409, schema=ErrorOut, description="title_taken, or limit_reached (100 styles)")
     @styles_blp.alt_response(422, schema=ErrorOut)
     def post(self, data):
-        """Add a style; use its slug `custom:<id>` as `style` in POST /prompts and elsewhere."""
+        """Add a style to your own, or with `team_id` to your team's (every member may use it; its
+        owners and admins and you, the author, may change it); use its slug `custom:<id>` as
+        `style` in POST /prompts and elsewhere."""
         return style_dict(services().custom_styles().create(current_actor(), data["title"], data["instructions"],
-                                                            data.get("description")))
+                                                            data.get("description"), team_id=data.get("team_id")))
 
 
 @styles_blp.route(f"/custom-styles/<{ID_CONVERTER}:style_id>")
@@ -518,6 +537,8 @@ class CustomStyleItem(MethodView):
     @styles_blp.arguments(CustomStylePatchIn)
     @styles_blp.response(200, CustomStyleOut)
     @styles_blp.alt_response(401, schema=ErrorOut)
+    @styles_blp.alt_response(403, schema=ErrorOut, description="a team's style you are neither the author nor an "
+                                                               "owner or admin of")
     @styles_blp.alt_response(404, schema=ErrorOut)
     @styles_blp.alt_response(409, schema=ErrorOut, description="title_taken")
     @styles_blp.alt_response(422, schema=ErrorOut)
@@ -530,6 +551,7 @@ class CustomStyleItem(MethodView):
     @styles_blp.doc(security=BEARER)
     @styles_blp.response(204)
     @styles_blp.alt_response(401, schema=ErrorOut)
+    @styles_blp.alt_response(403, schema=ErrorOut, description="a team's style you may not change")
     @styles_blp.alt_response(404, schema=ErrorOut)
     def delete(self, style_id):
         """Delete a style (records made with it keep its slug)."""

@@ -8,6 +8,8 @@ schema cannot say (variables, duplicate titles, times in the future)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from promptcore.domain.custom_styles import (
@@ -57,6 +59,18 @@ _BODY_DOC = ("The text, with variables written {{name}}: 1-64 letters of any alp
 
 # -- templates ------------------------------------------------------------------------------------
 
+def _team_library(what: str, in_query: bool = False) -> Any:
+    # a query string's values are text: "7" is read as 7 there, never in a JSON body
+    field = (lambda **kw: fields.Integer(validate=validate.Range(min=1, max=MAX_ID), **kw)) if in_query else Id
+    return field(load_default=None, allow_none=True, metadata={
+        "description": f"{what} the library of this team (SPEC §14); you must be a member (404 otherwise). "
+                       "Omitted or null: your own library."})
+
+
+class TeamLibraryQuery(StrictSchema):
+    team_id = _team_library("Read", in_query=True)
+
+
 class TemplateOut(Schema):
     id = fields.Integer(required=True)
     title = Text(required=True)
@@ -74,6 +88,10 @@ class TemplateOut(Schema):
     updated_at = fields.DateTime(required=True, allow_none=True)
     read_only = fields.Boolean(required=True, metadata={
         "description": "True for quick templates: they can be read, rendered, improved and copied, not changed."})
+    team_id = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "The team whose library holds the template; null for your own and for quick templates."})
+    author_id = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "Who made it (null for quick templates, or once the author's account is gone)."})
 
 
 class TemplateListQuery(StrictSchema):
@@ -83,6 +101,7 @@ class TemplateListQuery(StrictSchema):
     favourite = fields.Boolean(load_default=None)
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=100))
     cursor = Text(load_default=None, validate=validate.Length(max=200))
+    team_id = _team_library("Search", in_query=True)
 
 
 class TemplatesOut(Schema):
@@ -96,6 +115,7 @@ class TemplateIn(StrictSchema):
     description = Text(load_default="", allow_none=True, validate=validate.Length(max=DESCRIPTION_MAX))
     tags = TagList(load_default=None, allow_none=True)
     favourite = JsonBool(load_default=False)
+    team_id = _team_library("Add it to")
 
 
 class TemplatePatchIn(StrictSchema):
@@ -179,11 +199,13 @@ class ImproveOut(Schema):
 class CopyIn(StrictSchema):
     title = Text(load_default=None, allow_none=True, validate=validate.Length(min=1, max=TITLE_MAX), metadata={
         "description": "The copy's title; by default the original's, with \" (2)\" and so on when taken."})
+    team_id = _team_library("Copy it into")
 
 
 class FromRecordIn(StrictSchema):
     record_id = Id(required=True)
     title = Text(load_default=None, allow_none=True, validate=validate.Length(min=1, max=TITLE_MAX))
+    team_id = _team_library("Add it to")
 
 
 class TagCountOut(Schema):
@@ -210,6 +232,9 @@ class CustomStyleOut(Schema):
     instructions = Text(required=True)
     created_at = fields.DateTime(required=True, allow_none=True)
     updated_at = fields.DateTime(required=True, allow_none=True)
+    team_id = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "The team whose style it is; null for your own."})
+    author_id = fields.Integer(required=True, allow_none=True)
 
 
 class CustomStyleIn(StrictSchema):
@@ -218,6 +243,7 @@ class CustomStyleIn(StrictSchema):
     instructions = Text(required=True, validate=validate.Length(min=1, max=INSTRUCTIONS_MAX), metadata={
         "description": "How this style should rewrite prompts. The ground rules (quoted input, keep the language, "
                        "the facts and the placeholders, return only the prompt) always come first and win."})
+    team_id = _team_library("Add it to")
 
 
 class CustomStylePatchIn(StrictSchema):

@@ -244,8 +244,14 @@ class PromptItem(MethodView):
     @blp.alt_response(401, schema=ErrorOut)
     @blp.alt_response(404, schema=ErrorOut)
     def get(self, record_id):
-        """One record of your history; anyone else's is 404."""
-        return record_dict(services().prompts().get(current_actor(), record_id))
+        """One record of your history, with the comparison kept with it (Try it); anyone else's is 404."""
+        from .compare import comparison_dict
+
+        actor = current_actor()
+        record = record_dict(services().prompts().get(actor, record_id))
+        kept = services().compare().kept(actor, record_id)
+        record["comparison"] = comparison_dict(kept) if kept is not None else None
+        return record
 
     @blp.doc(security=BEARER)
     @blp.response(204)

@@ -6,6 +6,7 @@ import re
 
 from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
+from promptcore.domain.compare import INPUT_MAX as COMPARE_INPUT_MAX
 from promptcore.domain.prompts import FEEDBACK_MAX
 from promptcore.domain.users import EMAIL_MAX, LANGUAGES, NAME_MAX, PASSWORD_MAX, THEMES
 
@@ -214,6 +215,9 @@ class RecordOut(Schema):
     source = Text(required=True, metadata={"enum": ["generation", "import"], "description": (
         "import: read from a history export (POST /prompts/import); it spent no quota and is not in the stats.")})
     quota = fields.Nested(QuotaOut, allow_none=True)
+    comparison = fields.Nested("ComparisonOut", allow_none=True, metadata={
+        "description": "GET /prompts/{record_id} only: the comparison kept with the record (Try it, SPEC §15.3), "
+                       "null when it was never compared."})
 
 
 class HistoryQuery(StrictSchema):
@@ -266,3 +270,46 @@ class AdminUserPatchIn(StrictSchema):
                                                           "follows their plan or the default)."})
     role = Text(validate=validate.OneOf(["user", "admin"]))
     is_active = fields.Boolean()
+
+
+# -- Try it (SPEC §15.3): compare the answers to the original and the improved prompt -------------
+
+class CompareIn(StrictSchema):
+    model = Text(load_default=None, allow_none=True, validate=validate.Length(max=200), metadata={
+        "description": "One of GET /models. Omitted or null: the record's model when it is still offered, else "
+                       "the default model."})
+    input = Text(load_default=None, allow_none=True, validate=validate.Length(max=COMPARE_INPUT_MAX), metadata={
+        "description": f"Extra text (at most {COMPARE_INPUT_MAX} characters) appended to both prompts after a blank "
+                       "line: the material the prompt works on.", "example": "Our machine brews in 30 seconds."})
+
+
+class CompareErrorOut(Schema):
+    error = Text(required=True, metadata={"example": "llm_unavailable"})
+    message = Text(required=True)
+
+
+class ComparisonSideOut(Schema):
+    status = Text(required=True, metadata={"enum": ["succeeded", "failed"]})
+    text = Text(required=True, metadata={"description": "The answer; for a failed side, the part written before "
+                                                        "it failed (often empty)."})
+    model = Text(allow_none=True, required=True)
+    latency_ms = fields.Integer(allow_none=True, required=True)
+    usage = fields.Dict(allow_none=True, required=True)
+    error = fields.Nested(CompareErrorOut, allow_none=True, required=True,
+                          metadata={"description": "Why a failed side failed; null when it answered."})
+
+
+class ComparisonOut(Schema):
+    record_id = fields.Integer(required=True)
+    model = Text(required=True)
+    input = Text(allow_none=True, required=True)
+    status = Text(required=True, metadata={"enum": ["succeeded", "partial"], "description": (
+        "succeeded: both sides answered and one quota unit was spent; partial: one side failed, the other's "
+        "answer is kept and the unit was given back.")})
+    spent = fields.Boolean(required=True, metadata={"description": "Whether this comparison spent a quota unit."})
+    a = fields.Nested(ComparisonSideOut, required=True, metadata={"description": "The original prompt's answer."})
+    b = fields.Nested(ComparisonSideOut, required=True, metadata={"description": "The improved prompt's answer."})
+    created_at = fields.DateTime(required=True)
+    quota = fields.Nested(QuotaOut, allow_none=True, metadata={
+        "description": "POST /prompts/{record_id}/compare only: the quota after the comparison."})
+

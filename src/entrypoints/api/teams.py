@@ -133,10 +133,11 @@ class TeamItem(MethodView):
     @blp.alt_response(401, schema=ErrorOut)
     @blp.alt_response(403, schema=ErrorOut, description="forbidden: owners only")
     @blp.alt_response(404, schema=ErrorOut)
-    @blp.alt_response(409, schema=ErrorOut, description="team_has_paid_plan")
+    @blp.alt_response(409, schema=ErrorOut, description="team_has_paid_plan; or conflict: a payment for the team "
+                                                        "is in progress")
     def delete(self, team_id):
         """Delete the team with its memberships and invitations (owners; not while it has an active
-        paid plan)."""
+        paid plan, nor while a payment for it is in progress)."""
         services().teams().delete(current_actor(), team_id)
 
 
@@ -168,13 +169,9 @@ class MemberItem(MethodView):
     @blp.alt_response(409, schema=ErrorOut, description="last_owner: the last owner cannot be demoted")
     @blp.alt_response(422, schema=ErrorOut)
     def patch(self, data, team_id, user_id):
-        """Change a member's role and/or daily cap. Admins change roles below owner; only owners
-        make owners or change an owner's role; owners and admins set caps."""
-        teams, actor = services().teams(), current_actor()
-        if "role" in data:
-            teams.change_role(actor, team_id, user_id, data["role"])
-        if "daily_cap" in data:
-            teams.set_cap(actor, team_id, user_id, data["daily_cap"])
+        """Change a member's role and/or daily cap, both or neither. Admins change roles below
+        owner and cap members and admins; only owners make owners, or change or cap an owner."""
+        services().teams().update_member(current_actor(), team_id, user_id, **data)
         return member_dict(_member(team_id, user_id))
 
     @blp.doc(security=BEARER)
@@ -215,9 +212,10 @@ class InvitationCollection(MethodView):
     @blp.doc(security=BEARER)
     @blp.response(200, InvitationOut(many=True))
     @blp.alt_response(401, schema=ErrorOut)
+    @blp.alt_response(403, schema=ErrorOut, description="forbidden: owners and admins only")
     @blp.alt_response(404, schema=ErrorOut)
     def get(self, team_id):
-        """The pending invitations, newest first."""
+        """The pending invitations, newest first (owners and admins)."""
         return [invitation_dict(i) for i in services().teams().invitations(current_actor(), team_id)]
 
     @blp.doc(security=BEARER)

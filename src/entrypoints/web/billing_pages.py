@@ -24,13 +24,12 @@ from promptcore.domain.billing import (
     Owner,
     Payment,
     PaymentStatus,
-    Subscription,
     SubscriptionStatus,
 )
 from promptcore.domain.billing_errors import PaymentRejected
 from promptcore.domain.errors import NotFound, PromptcoreError
 from promptcore.domain.teams import TeamRole
-from promptcore.services.billing import may_pay_for_team
+from promptcore.services.billing import BillingOverview, may_pay_for_team
 
 from ..api.errors import lookup
 from ..deps import services
@@ -66,6 +65,8 @@ BILLING_MESSAGES = (
     N_('Enter an amount such as "490.00": digits, at most two after the point.'),
     N_("The amount is too large."),
     N_("The team has no subscription."),
+    N_("The team's plan renews with the card of the owner who saved it, and only they can turn renewal back on. "
+       "To renew with your own card, pay for the team plan with automatic renewal chosen."),
 )
 
 
@@ -280,24 +281,31 @@ def _account_billing(status: int = 200, error: str | None = None, returned: Paym
     subscription = overview.subscription
     return render_template(
         "billing.html", overview=overview, plan=overview.plan, subscription=subscription,
-        sub=_subscription_view(subscription), payments=payments, returned=returned, error=error,
+        sub=_subscription_view(overview), payments=payments, returned=returned, error=error,
         titles=_plan_titles(), form=CsrfForm(), **_context_helpers()), status
 
 
-def _subscription_view(s: Subscription | None) -> dict[str, Any] | None:
+def _subscription_view(overview: BillingOverview) -> dict[str, Any] | None:
+    """What the billing pages show of the subscription. The card's digits only as the overview
+    lets the viewer see them (a team's owners); resuming renewal on a saved card only for the one
+    it belongs to (others are told to pay with their own card)."""
+    s = overview.subscription
     if s is None:
         return None
     ended = s.status.is_ended
     now = services().clock().now()
+    may_resume = not ended and s.cancel_at_period_end and now < max(s.period_end, s.grace_until or s.period_end)
+    card_elsewhere = s.payment_method_id is not None and not overview.card_is_mine
     return {
         "status": s.status.value,
         "ended": ended,
         "past_due": s.status is SubscriptionStatus.PAST_DUE,
         "cancel_pending": s.cancel_at_period_end and not ended,
         "renews": s.renews,
-        "card": card_text(s.payment_method_title),
+        "card": card_text(overview.payment_method),
         "can_cancel": not ended and not s.cancel_at_period_end,
-        "can_resume": not ended and s.cancel_at_period_end and now < max(s.period_end, s.grace_until or s.period_end),
+        "can_resume": may_resume and not card_elsewhere,
+        "resume_needs_own_card": may_resume and card_elsewhere,
         "can_stop_renewal": not ended and s.payment_method_id is not None and not s.cancel_at_period_end,
         "granted": s.granted,
     }
@@ -378,7 +386,7 @@ def _team_billing(team_id: int, status: int = 200, error: str | None = None, ret
     return render_template(
         "team_billing.html", team=view.team, role=view.role, may_manage=may_pay_for_team(view.role),
         owners=owners, overview=overview, plan=overview.plan, subscription=subscription,
-        sub=_subscription_view(subscription), payments=payments, returned=returned, error=error,
+        sub=_subscription_view(overview), payments=payments, returned=returned, error=error,
         titles=_plan_titles(), form=CsrfForm(), **_context_helpers()), status
 
 

@@ -99,12 +99,16 @@ def model_label(model: str | None) -> str:
     return label(model)
 
 
-def result_context(record: PromptRecord) -> dict[str, Any]:
+def result_context(record: PromptRecord, workspace: int | None) -> dict[str, Any]:
+    """A result with its refine form. ``workspace``: the team (None: personal) the page shows the
+    result in; the form names it (``team_id``), so a refinement draws from that pool — checked for
+    membership when posted — and not from whatever the session has switched to since."""
     return {
         "record": record,
         "diff": word_diff(record.original_prompt, record.generated_prompt or ""),
         "presets": _preset_labels(),
         "iterate_form": CsrfForm(),
+        "refine_team": workspace,
     }
 
 
@@ -141,8 +145,9 @@ def remembered_workspace() -> int | None:
 
 def _posted_workspace() -> int | None:
     """The workspace a form asks for: ``team_id`` empty is personal, else one of the user's teams
-    (WorkspaceNotFound for any other); a form without the field (a refinement) uses the remembered
-    one. The choice is remembered in the session."""
+    (WorkspaceNotFound for any other); a form without the field uses the remembered one (the
+    pages' forms all name it; a refine form names the workspace its result was shown in). The
+    choice is remembered in the session."""
     if "team_id" not in request.form:
         return remembered_workspace()
     raw = (request.form.get("team_id") or "").strip()
@@ -182,6 +187,7 @@ def _render_app(user, form: GenerateForm, record: PromptRecord | None = None, st
                 error: str | None = None, feedback_errors: list[str] | None = None, quota=None,
                 quick: dict[str, Any] | None = None, workspace: int | None = None,
                 workspace_error: str | None = None, upgrade_team: bool = False):
+    from .team_library_pages import style_groups
     from .template_pages import quick_picker
 
     prompts = services().prompts()
@@ -191,7 +197,7 @@ def _render_app(user, form: GenerateForm, record: PromptRecord | None = None, st
     context: dict[str, Any] = {
         "form": form,
         "styles": services().catalogue().list(),
-        "custom_styles": services().custom_styles().list(current_actor()),
+        **style_groups(teams),  # the user's own custom styles, and their teams' by team
         "models": prompts.models,
         "max_chars": services().settings().max_prompt_chars,
         "error": error,
@@ -205,7 +211,7 @@ def _render_app(user, form: GenerateForm, record: PromptRecord | None = None, st
         **quota_box(workspace, quota),
     }
     if record is not None:
-        context.update(result_context(record))
+        context.update(result_context(record, workspace))
     return render_template("app.html", **context), status
 
 
@@ -365,7 +371,7 @@ def generate_stream():
                     yield _sse("done", {
                         "id": record.id,
                         "url": url_for("web.generator", result=record.id),
-                        "html": render_template("_result.html", **result_context(record)),
+                        "html": render_template("_result.html", **result_context(record, workspace)),
                         "quota_html": render_template("_quota.html", **box),
                         "exhausted": _blocked(box),
                     })
@@ -409,7 +415,9 @@ def history():
 @login_required
 def history_item(record_id: int):
     record = services().prompts().get(current_actor(), record_id)
-    return render_template("history_item.html", delete_form=CsrfForm(), show_open=False, **result_context(record))
+    comparison = services().compare().kept(current_actor(), record_id)  # Try it's answers (SPEC §15.3)
+    return render_template("history_item.html", delete_form=CsrfForm(), show_open=False, comparison=comparison,
+                           **result_context(record, remembered_workspace()))
 
 
 @bp.post("/history/<int:record_id>/delete")

@@ -1,6 +1,7 @@
 """Custom styles and import/export on the pages (SPEC §13.3, §13.4, §8): /styles (list, new, edit,
 delete with a confirm step), /library/export (JSON or CSV download), /library/import and
-/history/import (upload → the dry-run report → Confirm → the real import).
+/history/import (upload → the dry-run report → Confirm → the real import). With ``?team=<id>``
+the style list and the new-style form are a team's (SPEC §14, team_library_pages.py).
 
 The pages call the same use cases as the API: services().custom_styles(), services().library()
 and services().history_import().
@@ -33,6 +34,7 @@ from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import StringField, TextAreaField
 
+from promptcore.domain.access import require_library_item
 from promptcore.domain.custom_styles import (
     INSTRUCTIONS_MAX,
     STYLE_DESCRIPTION_MAX,
@@ -40,7 +42,7 @@ from promptcore.domain.custom_styles import (
     clean_instructions,
     custom_style_id,
 )
-from promptcore.domain.errors import ImportRejected, PromptcoreError, ValidationFailed
+from promptcore.domain.errors import Forbidden, ImportRejected, PromptcoreError, ValidationFailed
 from promptcore.domain.templates import clean_description, clean_title
 from promptcore.services.library_io import CONFLICT_MODES, IMPORT_MAX_BYTES, ImportReport, TooLarge
 
@@ -50,6 +52,7 @@ from ..downloads import attachment
 from .forms import CsrfForm, Form, apply_errors
 from .messages import translate
 from .session import current_actor, current_user, login_required
+from .team_library_pages import library_item_editable, posted_team, team_scope
 from .views import bp
 
 # -- limits -----------------------------------------------------------------------------------------
@@ -157,46 +160,69 @@ class StyleForm(Form):
 
 
 def custom_style_titles() -> dict[str, str]:
-    """The signed-in user's custom styles, slug → title, read once per request (history lists,
-    results: ``style_title`` shows "custom:7" by its title)."""
+    """The custom styles the signed-in user may use (their own and their teams'), slug → title,
+    read once per request (history lists, results: ``style_title`` shows "custom:7" by its title)."""
     if "custom_style_titles" not in g:
         actor = current_actor()
-        g.custom_style_titles = ({s.slug: s.title for s in services().custom_styles().list(actor)}
+        g.custom_style_titles = ({s.slug: s.title for s in services().custom_styles().usable(actor)}
                                  if actor is not None else {})
     return g.custom_style_titles
 
 
-def _style_form_page(form: StyleForm, style=None, status: int = 200):
+def _style_form_page(form: StyleForm, style=None, status: int = 200, team: Any = None, team_field: str | None = None):
+    """The style form (``team``: the team a new style is made in, ``team_field`` the value its
+    hidden field posts); a team's style the user may not change is shown read-only."""
+    editable = style is None or library_item_editable(style)
+    if style is not None and style.team_id is not None:
+        team = services().teams().get(current_actor(), style.team_id)
+    if not editable:
+        for name in ("title", "description", "instructions"):
+            form[name].render_kw = {"readonly": True}
     return render_template("style_edit.html", form=form, style=style, max_chars=INSTRUCTIONS_MAX,
-                           title_max=STYLE_TITLE_MAX, description_max=STYLE_DESCRIPTION_MAX), status
+                           title_max=STYLE_TITLE_MAX, description_max=STYLE_DESCRIPTION_MAX, team=team,
+                           team_field=team_field if team_field is not None else (str(team.team.id) if team else ""),
+                           editable=editable), status
+
+
+def _styles_url(team_id: int | None) -> str:
+    return url_for("web.styles_list", team=team_id) if team_id else url_for("web.styles_list")
 
 
 @bp.get("/styles")
 @login_required
 def styles_list():
-    styles = services().custom_styles().list(current_actor())
-    return render_template("styles_list.html", styles=styles)
+    team = team_scope(request.args.get("team"))  # ?team=<id>: the team's styles (404 for a non-member)
+    styles = services().custom_styles().list(current_actor(), team_id=team.team.id if team else None)
+    return render_template("styles_list.html", styles=styles, team=team)
 
 
 @bp.get("/styles/new")
 @login_required
 def style_new():
-    return _style_form_page(StyleForm())
+    return _style_form_page(StyleForm(), team=team_scope(request.args.get("team")))
 
 
 @bp.post("/styles/new")
 @login_required
 def style_create():
     form = StyleForm()
+    raw_team = request.form.get("team_id")
+    team_id = posted_team(raw_team)
+    # A team the user is not in: 404 before the fields; text that is no id: the use case's 422.
+    team = services().teams().get(current_actor(), team_id) if isinstance(team_id, int) else None
     try:
         style = services().custom_styles().create(current_actor(), form.title.data, form.instructions.data,
-                                                  form.description.data or "")
+                                                  form.description.data or "", team_id=team_id)
     except ValidationFailed as exc:
         _show_errors(form, exc)
-        return _style_form_page(form, status=422)
+        return _style_form_page(form, status=422, team=team, team_field=raw_team or "")
     except PromptcoreError as exc:
         form.form_errors.append(translate(exc.message))
-        return _style_form_page(form, status=lookup(exc)[0])
+        return _style_form_page(form, status=lookup(exc)[0], team=team, team_field=raw_team or "")
+    if team is not None:
+        flash(_("The style “%(title)s” was created for the team “%(team)s”. Members find it in the generator "
+                "under the team's name.", title=style.title, team=team.team.name), "success")
+        return redirect(_styles_url(team.team.id), 303)
     flash(_("The style “%(title)s” was created. It is in the generator under “My styles”.", title=style.title),
           "success")
     return redirect(url_for("web.styles_list"), 303)
@@ -223,14 +249,20 @@ def style_update(style_id: int):
     except ValidationFailed as exc:
         _show_errors(form, exc)
         return _style_form_page(form, style, 422)
+    except Forbidden as exc:  # a team's style, for a member who may not change it: keep what they typed
+        form.form_errors.append(translate(exc.message))
+        return _style_form_page(form, style, 403)
     flash(_("The style “%(title)s” was saved.", title=style.title), "success")
-    return redirect(url_for("web.styles_list"), 303)
+    return redirect(_styles_url(style.team_id), 303)
 
 
 @bp.get("/styles/<int:style_id>/delete")
 @login_required
 def style_delete_confirm(style_id: int):
     style = services().custom_styles().get(current_actor(), style_id)
+    # Only a page that leads to a change: the core's rule, asked now (403 for a plain team member).
+    require_library_item(current_actor(), style.owner_id, style.team_id, style.author_id, change=True,
+                         message="Style not found.")
     return render_template("style_delete.html", style=style, form=CsrfForm())
 
 
@@ -241,7 +273,7 @@ def style_delete(style_id: int):
     style = styles.get(current_actor(), style_id)
     styles.delete(current_actor(), style_id)
     flash(_("The style “%(title)s” was deleted.", title=style.title), "success")
-    return redirect(url_for("web.styles_list"), 303)
+    return redirect(_styles_url(style.team_id), 303)
 
 
 def _show_errors(form: StyleForm, error: ValidationFailed) -> None:

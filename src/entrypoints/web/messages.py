@@ -137,6 +137,15 @@ CORE_MESSAGES = (
     N_("A team needs an owner: make someone else an owner first."),
     N_("The last owner cannot leave or be removed: make someone else an owner first, or delete the team."),
     N_("This team has an active paid plan; cancel it and wait for it to end before deleting the team."),
+    N_("A payment for this team is in progress; wait until it is paid or canceled (an unfinished checkout is "
+       "dropped within an hour) before deleting the team."),
+    N_("You are the only member of a team with an active paid plan: cancel the plan and wait for it to end before "
+       "deleting your account."),
+    N_("A payment for a team you alone belong to is in progress: wait until it is paid or canceled before deleting "
+       "your account."),
+    N_("You are the last owner of a team with other members: make one of them an owner, or delete the team, before "
+       "deleting your account."),
+    N_("Only the team's owners set an owner's cap."),
     N_("The invitation was not found."),
     N_("Confirm your e-mail address before inviting people."),
     N_("This address already belongs to a member of the team."),
@@ -151,6 +160,31 @@ CORE_MESSAGES = (
     N_("The team has used its shared limit for today."),
     N_("You have used your daily share of the team's limit."),
     N_("Administrators only."),
+    # the team's shared library and shared prompts
+    N_("Only the team's owners and admins and the author can change this."),
+    N_("Give the id of one of your teams."),
+    N_("This prompt is not shared with the team."),
+    N_("This prompt is not shared."),
+    N_("Only a finished prompt can be shared."),
+    N_("Only the team's owners and admins and the author can remove a shared prompt."),
+    N_("Give an id (a whole number, 1 or more)."),
+    # Try it (SPEC §15.3)
+    N_("Try it needs a language model; the offline improver cannot answer prompts."),
+    N_("Enter the extra text as text."),
+    N_("The extra text contains a NUL character."),
+    # personal API keys
+    N_("This API key does not have the scope this operation needs."),
+    N_("The API key is invalid, expired or revoked."),
+    N_("API key not found."),
+    N_("Enter the key's name as text."),
+    N_("Name the key, so you can tell it from the others."),
+    N_("Give the scopes as a list of names."),
+    N_("Choose at least one scope."),
+    N_("Give the expiry as a date and time with its offset."),
+    N_("The expiry must be in the future."),
+    N_("Choose an expiry within a year, or none."),
+    N_("Enter the date as YYYY-MM-DD."),
+    N_("Confirm your e-mail address before creating API keys."),
 )
 
 # Each: how the message is matched (a compiled pattern's match, or fullmatch where the whole text
@@ -235,6 +269,13 @@ _PATTERNS: tuple[tuple[Callable[[str], re.Match[str] | None], str, tuple[str, ..
      N_("A team has at most %(n)s members and pending invitations."), ("n",)),
     (re.compile(r"Use a whole number from 0 to (\d+), or null for no cap\.").fullmatch,
      N_("Use a whole number from 0 to %(max)s, or leave the box empty for no cap."), ("max",)),
+    # personal API keys
+    (re.compile(r"Unknown scopes: (.*); choose from (.*)\.").fullmatch,
+     N_("Unknown scopes: %(names)s; choose from %(choices)s."), ("names", "choices")),
+    (re.compile(r"You can have at most (\d+) active API keys; revoke one first\.").fullmatch,
+     N_("You can have at most %(n)s active API keys; revoke one first."), ("n",)),
+    (re.compile(r"You keep (\d+) API keys, expired ones included; revoke the expired ones first\.").fullmatch,
+     N_("You keep %(n)s API keys, expired ones included; revoke the expired ones first."), ("n",)),
 )
 
 # templates: the notes the core writes on a version. A note may also be a person's own text (the

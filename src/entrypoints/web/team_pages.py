@@ -43,6 +43,7 @@ from ..deps import services
 from .forms import CsrfForm, Form, apply_errors
 from .messages import translate
 from .session import current_actor, current_user, login_required
+from .team_library_pages import team_page_context
 from .views import bp
 
 _CAP = re.compile(r"[0-9]{1,7}")  # ASCII digits only (str.isdigit would take "²" and "١")
@@ -165,7 +166,7 @@ def _team_page(team_id: int, status: int = 200, *, errors: list[str] | None = No
         may_rename=may_rename_team(mine), may_delete=may_delete_team(mine), may_cap=may_set_cap(mine),
         can_invite=can_invite, may_manage_invitation=lambda invitation: may_invite(mine, invitation.role),
         errors=errors or [], cap_errors=cap_errors or {}, cap_max=CAP_MAX, name_max=NAME_MAX,
-        usage=_usage_today(actor, team_id),
+        usage=_usage_today(actor, team_id), **team_page_context(team_id, mine, members),
         rename_form=rename_form or TeamNameForm(formdata=None, data={"name": view.team.name}),
         invite_form=_invite_form(mine, invite_form)), status
 
@@ -311,8 +312,8 @@ def team_invitation_resend(team_id: int, invitation_id: int):
 @login_required
 def team_invitation_revoke(team_id: int, invitation_id: int):
     _teams().get(current_actor(), team_id)
-    emails = {i.id: i.email for i in _teams().invitations(current_actor(), team_id)}
     try:
+        emails = {i.id: i.email for i in _teams().invitations(current_actor(), team_id)}  # owners and admins
         _teams().revoke(current_actor(), team_id, invitation_id)
     except PromptcoreError as exc:
         return _refused(team_id, exc)

@@ -6,7 +6,9 @@ server lists them too, so the page works without JavaScript) and improve it keep
 /templates/<id>/versions compares two versions line by line and restores an old one;
 /templates/<id>/use fills in the variables and opens the generator with the text. A quick template
 is shown read-only, with Copy and Use. The generator offers the quick templates of the page's
-language with the same fill-in form, and a history record can be saved as a template.
+language with the same fill-in form, and a history record can be saved as a template. With
+``?team=<id>`` the list and the new-template form are a team's (SPEC §14, team_library_pages.py);
+a team's template is shown read-only to a member who may not change it.
 
 The pages call the same Templates use cases as the API. Every id goes through them, so another
 person's template is a 404 here as there, and a quick template cannot be changed (403). Bad input
@@ -22,6 +24,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import StringField, TextAreaField
 
+from promptcore.domain.access import require_library_item
 from promptcore.domain.errors import (
     Forbidden,
     LimitReached,
@@ -42,6 +45,7 @@ from .forms import Form
 from .i18n import current_language
 from .messages import note_text, translate
 from .session import current_actor, current_user, login_required, safe_next
+from .team_library_pages import library_item_editable, posted_team, team_name, team_scope
 from .views import bp, model_label
 
 PAGE_SIZE = 20
@@ -97,20 +101,38 @@ def _get(template_id: int) -> Template:
     return _templates().get(current_actor(), template_id)
 
 
+def _is_quick(template: Template) -> bool:
+    return template.owner_id is None and template.team_id is None
+
+
 def _changeable(template_id: int) -> Template:
-    """The person's own template; 404 for anyone else's, 403 for a quick template. Checked
-    before the fields, so a stranger's id is a 404 whatever the form holds."""
+    """The person's own template or one of their team's; 404 for anyone else's, 403 for a quick
+    template. Checked before the fields, so a stranger's id is a 404 whatever the form holds
+    (whether a team member may change a team's template, the use case says: 403 if not)."""
     template = _get(template_id)
-    if template.owner_id is None:
+    if _is_quick(template):
         raise Forbidden(READ_ONLY)
     return template
 
 
+def _require_change(template: Template) -> None:
+    """The core's rule for changing a library item, asked before a page that only leads to a
+    change (the confirm step of Delete): 403 for a team member who may not change it."""
+    require_library_item(current_actor(), template.owner_id, template.team_id, template.author_id, change=True,
+                         message="Template not found.")
+
+
+def _list_url(template: Template | None) -> str:
+    """The list a template belongs in: its team's, or the person's own."""
+    team_id = template.team_id if template is not None else None
+    return url_for("web.templates_list", team=team_id) if team_id else url_for("web.templates_list")
+
+
 def _style_choices() -> list[tuple[str, str]]:
-    """The built-in styles, then the person's own as custom:<id>."""
+    """The built-in styles, then the person's own and their teams' as custom:<id>."""
     language = current_language()
     choices = [(s.slug, s.title_in(language)) for s in services().catalogue().list()]
-    choices += [(f"custom:{s.id}", s.title) for s in services().custom_styles().list(current_actor())]
+    choices += [(f"custom:{s.id}", s.title) for s in services().custom_styles().usable(current_actor())]
     return choices
 
 
@@ -126,11 +148,22 @@ def _braces() -> dict[str, str]:
 
 
 def _edit_page(form: TemplateForm, template: Template | None, status: int = 200, *,
-               improve_error: str | None = None, style: str | None = None, model: str | None = None):
+               improve_error: str | None = None, style: str | None = None, model: str | None = None,
+               team: Any = None, team_field: str | None = None):
+    """The edit page (``team``: the team a new template is made in, ``team_field`` the value its
+    hidden field posts). A team's template the person may not change is shown read-only."""
     body = form.body.data if form.body.data is not None else (template.body if template else "")
     models = services().prompts().models
+    editable = template is None or library_item_editable(template)
+    if template is not None and template.team_id is not None:
+        team = services().teams().get(current_actor(), template.team_id)
+    if not editable:
+        for name in ("title", "description", "tags"):
+            form[name].render_kw = {"readonly": True}
     return render_template(
         "template_edit.html", form=form, template=template, variables=find_variables(body or ""),
+        team=team, team_field=team_field if team_field is not None else (str(team.team.id) if team else ""),
+        editable=editable, my_teams=_my_teams() if template is not None and template.team_id is None else [],
         body_max=BODY_MAX, title_max=TITLE_MAX, description_max=DESCRIPTION_MAX,
         style_choices=_style_choices() if template is not None else [], style=style or _default_style(),
         models=models, model=model or (models[0] if models else None), model_label=model_label,
@@ -146,6 +179,12 @@ def _flash_refusal(error: PromptcoreError) -> None:
     flash(translate(error.message), "error")
 
 
+def _my_teams() -> list:
+    """The person's teams (for "Copy to team"); none without a membership."""
+    actor = current_actor()
+    return services().teams().list(actor) if len(actor.teams) else []
+
+
 # -- the list ---------------------------------------------------------------------------------------
 
 
@@ -153,8 +192,10 @@ def _flash_refusal(error: PromptcoreError) -> None:
 @login_required
 def templates_list():
     actor = current_actor()
+    team = team_scope(request.args.get("team"))  # ?team=<id>: the team's library (404 for a non-member)
+    team_id = team.team.id if team else None
     query = (request.args.get("q") or "").strip()[:QUERY_MAX]
-    tags = _templates().tags(actor)
+    tags = _templates().tags(actor, team_id=team_id)
     tag = " ".join((request.args.get("tag") or "").split()).lower()
     if tag not in tags:
         tag = ""
@@ -162,16 +203,17 @@ def templates_list():
     cursor = request.args.get("cursor") or None
     try:
         items, next_cursor = _templates().list(actor, query or None, tag or None, True if favourites else None,
-                                               PAGE_SIZE, cursor)
+                                               PAGE_SIZE, cursor, team_id=team_id)
     except ValidationFailed:  # a cursor that is not ours: the first page
         cursor = None
         items, next_cursor = _templates().list(actor, query or None, tag or None, True if favourites else None,
-                                               PAGE_SIZE, None)
-    filters = {"q": query or None, "tag": tag or None, "fav": "1" if favourites else None}
+                                               PAGE_SIZE, None, team_id=team_id)
+    filters = {"q": query or None, "tag": tag or None, "fav": "1" if favourites else None, "team": team_id}
     return render_template(
         "templates_list.html", items=items, next_cursor=next_cursor, paged=bool(cursor), query=query,
-        tag=tag, tags=sorted(tags.items()), favourites=favourites, filters=filters,
-        quick=_templates().quick(current_language()))
+        tag=tag, tags=sorted(tags.items()), favourites=favourites, filters=filters, team=team,
+        quick=_templates().quick(current_language()) if team is None else [],
+        team_libraries=_my_teams() if team is None else [])
 
 
 # -- create and edit --------------------------------------------------------------------------------
@@ -182,19 +224,28 @@ def templates_list():
 def template_new():
     form = TemplateForm()
     if request.method == "GET":
-        return _edit_page(form, None)
+        return _edit_page(form, None, team=team_scope(request.args.get("team")))  # ?team=<id>: in the team
+    raw_team = request.form.get("team_id")
+    team_id = posted_team(raw_team)
+    # A team the person is not in: 404 before the fields; text that is no id: the use case's 422.
+    team = services().teams().get(current_actor(), team_id) if isinstance(team_id, int) else None
+    back = {"team": team, "team_field": raw_team or ""}
     try:
         template = _templates().create(current_actor(), form.title.data, _lines(form.body.data),
-                                       _lines(form.description.data) or "", form.tags.data or "")
+                                       _lines(form.description.data) or "", form.tags.data or "", team_id=team_id)
     except ValidationFailed as exc:
         _apply(form, exc)
-        return _edit_page(form, None, 422)
+        return _edit_page(form, None, 422, **back)
     except TitleTaken as exc:
         form.title.errors = [translate(exc.message)]
-        return _edit_page(form, None, 409)
+        return _edit_page(form, None, 409, **back)
     except LimitReached as exc:
         form.form_errors.append(translate(exc.message))
-        return _edit_page(form, None, 409)
+        return _edit_page(form, None, 409, **back)
+    if team is not None:
+        flash(_("The template is saved in the team “%(team)s”: every member can use it.", team=team.team.name),
+              "success")
+        return redirect(url_for("web.template_edit", template_id=template.id), 303)
     flash(_("The template is saved."), "success")
     return redirect(url_for("web.template_edit", template_id=template.id), 303)
 
@@ -203,7 +254,7 @@ def template_new():
 @login_required
 def template_edit(template_id: int):
     template = _get(template_id)
-    if template.owner_id is None:
+    if _is_quick(template):
         return render_template("template_view.html", template=template)
     return _edit_page(_form_for(template), template)
 
@@ -224,6 +275,9 @@ def template_save(template_id: int):
     except TitleTaken as exc:
         form.title.errors = [translate(exc.message)]
         return _edit_page(form, template, 409)
+    except Forbidden as exc:  # a team's template, for a member who may not change it: keep what they typed
+        form.form_errors.append(translate(exc.message))
+        return _edit_page(form, template, 403)
     if saved.version != before:
         flash(_("Saved as version %(number)s.", number=saved.version), "success")
     else:
@@ -243,6 +297,7 @@ def template_favourite(template_id: int):
 @login_required
 def template_delete_confirm(template_id: int):
     template = _changeable(template_id)
+    _require_change(template)
     return render_template("template_delete.html", template=template)
 
 
@@ -252,18 +307,25 @@ def template_delete(template_id: int):
     template = _changeable(template_id)
     _templates().delete(current_actor(), template_id)
     flash(_("“%(title)s” was deleted with all its versions.", title=template.title), "success")
-    return redirect(url_for("web.templates_list"), 303)
+    return redirect(_list_url(template), 303)
 
 
 @bp.post("/templates/<int:template_id>/copy")
 @login_required
 def template_copy(template_id: int):
+    """A copy in the person's library, or (``team_id``) in one of their teams' (404 for another
+    team, 422 for text that is no id: the error page)."""
     _get(template_id)
+    team_id = posted_team(request.form.get("team_id"))
     try:
-        copy = _templates().copy(current_actor(), template_id)
+        copy = _templates().copy(current_actor(), template_id, team_id=team_id)
     except (LimitReached, TitleTaken) as exc:
         _flash_refusal(exc)
         return redirect(url_for("web.templates_list"), 303)
+    if copy.team_id is not None:
+        flash(_("Copied to the team “%(team)s” as “%(title)s”.", team=team_name(copy.team_id), title=copy.title),
+              "success")
+        return redirect(url_for("web.template_edit", template_id=copy.id), 303)
     flash(_("Copied to your library as “%(title)s”.", title=copy.title), "success")
     return redirect(url_for("web.template_edit", template_id=copy.id), 303)
 

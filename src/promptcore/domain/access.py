@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .errors import Forbidden, NotFound
-from .teams import TeamRole
+from .errors import Forbidden, InsufficientScope, NotFound, ValidationFailed
+from .teams import TeamRole, may_edit_shared
 from .users import Role, User
 
 
@@ -76,6 +76,12 @@ def require_manage_users(actor: Actor) -> None:
         raise Forbidden("Administrators only.")
 
 
+def require_scope(actor: Actor, scope: str) -> None:
+    """A session or access token carries every scope; an API key only the ones it was given."""
+    if not actor.has_scope(scope):
+        raise InsufficientScope(f"This API key lacks the {scope} scope.")
+
+
 def require_manage_account(actor: Actor) -> int:
     """The id of the account the actor may manage (their own); Forbidden for a scoped credential."""
     if not may_manage_account(actor):
@@ -91,6 +97,27 @@ def team_role(actor: Actor, team_id: int | None) -> TeamRole | None:
         return None
     role = actor.teams.get(team_id)
     return TeamRole(role) if role is not None else None
+
+
+def require_library(actor: Actor, team_id: object) -> tuple[int | None, int | None]:
+    """(owner_id, team_id) of the library a caller names (SPEC §13, §14): a team's when
+    ``team_id`` is given (every member reads it and adds to it; NotFound for anyone else), else
+    their own."""
+    if team_id is None:
+        return actor.user_id, None
+    if not isinstance(team_id, int) or isinstance(team_id, bool):
+        raise ValidationFailed.on("team_id", "Give the id of one of your teams.")
+    require_member(actor, team_id)
+    return None, team_id
+
+
+def settle(actor: Actor) -> Actor:
+    """Read the actor's memberships now when they are read lazily (entrypoints/actor.py). A use
+    case that may check a team inside its unit of work settles the actor before opening it, so the
+    memberships are never read through a second connection while its own transaction holds the
+    database (SQLite lets one writer at a time)."""
+    len(actor.teams)
+    return actor
 
 
 def require_member(actor: Actor, team_id: int | None, message: str = "Team not found.") -> TeamRole:
@@ -112,6 +139,22 @@ def require_team_action(actor: Actor, team_id: int | None, rule: Callable[[TeamR
     return role
 
 
-__all__ = ["Actor", "may_change", "may_manage_account", "may_manage_users", "may_read", "require_change",
-           "require_manage_account", "require_manage_users", "require_member", "require_read",
-           "require_team_action", "team_role"]
+def require_library_item(actor: Actor, owner_id: int | None, team_id: int | None, author_id: int | None,
+                         change: bool = False, message: str = "Not found.") -> None:
+    """The one check for a library item (a template, a custom style) that belongs to a user or to a
+    team (SPEC §13, §14): a user's item is theirs alone; a team's is read by its members and
+    changed by its owners and admins and by its author. NotFound for anyone outside; Forbidden
+    for a member whose role does not allow the change."""
+    if team_id is None:
+        (require_change if change else require_read)(actor, owner_id, message)
+        return
+    role = require_member(actor, team_id, message)
+    if change and not may_edit_shared(role, author_id is not None and author_id == actor.user_id):
+        raise Forbidden("Only the team's owners and admins and the author can change this.")
+
+
+__all__ = [
+    "Actor", "may_change", "may_manage_account", "may_manage_users", "may_read", "require_change",
+    "require_library", "require_library_item", "require_manage_account", "require_manage_users",
+    "require_member", "require_read", "require_scope", "require_team_action", "settle", "team_role",
+]

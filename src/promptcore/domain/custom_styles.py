@@ -76,13 +76,18 @@ def clean_instructions(raw: Any, field_name: str = "instructions") -> str:
 
 @dataclass
 class CustomStyle:
-    owner_id: int
+    """A user's style, or a team's (``owner_id`` None, ``team_id`` set; ``author_id`` is who made
+    it, SPEC §14)."""
+
+    owner_id: int | None
     title: str
     description: str
     instructions: str
     id: int | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    team_id: int | None = None
+    author_id: int | None = None
 
     @property
     def slug(self) -> str:

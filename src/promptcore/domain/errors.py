@@ -52,6 +52,12 @@ class Forbidden(PromptcoreError):
     default_message = "You are not allowed to do that."
 
 
+class InsufficientScope(Forbidden):
+    """A scoped credential (a personal API key, SPEC §15.1) used where none of its scopes reaches."""
+
+    default_message = "This API key does not have the scope this operation needs."
+
+
 class NotFound(PromptcoreError):
     default_message = "Not found."
 

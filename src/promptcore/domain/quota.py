@@ -35,6 +35,7 @@ class UnitSource(str, Enum):
     """What spent a unit. Only what spends a unit is here: an imported history record never does."""
 
     GENERATION = "generation"
+    COMPARISON = "comparison"  # Try it (SPEC §15.3): one unit for both answers
 
 
 class QuotaWindow(str, Enum):

@@ -4,10 +4,14 @@ The role rules are plain functions of the roles involved, so they can be tested 
 read in one place:
 
 - owners and admins invite, revoke and resend invitations; members do not;
-- admins remove members and admins and change roles below owner; only owners make owners or
-  change or remove an owner;
+- admins remove members and admins, change roles below owner and set caps on members and admins;
+  only owners make owners or change, cap or remove an owner;
+- only owners and admins see the pending invitations;
 - the last owner can neither leave nor be demoted nor removed (hand ownership over first);
-- only owners rename or delete the team and pay for it.
+- only owners rename or delete the team and pay for it;
+- every member uses the team's library (templates, custom styles) and shares records with the
+  team; owners, admins and the item's author change or delete a shared item (a record is taken
+  back from the team by its author or by an owner or admin).
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from .errors import ValidationFailed
 __all__ = [
     "INVITATION_TTL", "NAME_MAX", "TEAMS_PER_USER", "MEMBERS_PER_TEAM", "Invitation", "Member", "Team", "TeamRole",
     "clean_team_name", "invitation_token_hash", "may_change_role", "may_delete_team", "may_invite",
-    "may_remove", "may_rename_team", "may_set_cap", "parse_role",
+    "may_edit_shared", "may_remove", "may_rename_team", "may_see_invitations", "may_set_cap", "parse_role",
+    "SharedRecord",
 ]
 
 INVITATION_TTL = timedelta(days=7)
@@ -134,7 +139,16 @@ def may_change_role(role: TeamRole, current: TeamRole, new: TeamRole) -> bool:
     return role is TeamRole.ADMIN and TeamRole.OWNER not in (current, new)
 
 
-def may_set_cap(role: TeamRole) -> bool:
+def may_set_cap(role: TeamRole, target: TeamRole | None = None) -> bool:
+    """Owners and admins set members' caps on the pool; only owners cap an owner (``target``: the
+    role of the member capped, when known)."""
+    if role is TeamRole.OWNER:
+        return True
+    return role is TeamRole.ADMIN and target is not TeamRole.OWNER
+
+
+def may_see_invitations(role: TeamRole) -> bool:
+    """The pending invitations (addresses, roles) are for those who may invite: owners and admins."""
     return role in (TeamRole.OWNER, TeamRole.ADMIN)
 
 
@@ -144,3 +158,27 @@ def may_rename_team(role: TeamRole) -> bool:
 
 def may_delete_team(role: TeamRole) -> bool:
     return role is TeamRole.OWNER
+
+
+def may_edit_shared(role: TeamRole, is_author: bool) -> bool:
+    """Owners and admins change or delete anything in the team's library or feed; a member, only
+    what they made themselves."""
+    return role in (TeamRole.OWNER, TeamRole.ADMIN) or is_author
+
+
+@dataclass
+class SharedRecord:
+    """A history record shared with a team (SPEC §14): the record stays its author's; the team's
+    members read it in the team's feed."""
+
+    team_id: int
+    record_id: int
+    shared_by: int | None
+    shared_at: datetime
+    original_prompt: str = ""
+    generated_prompt: str | None = None
+    style: str = ""
+    model: str | None = None
+    created_at: datetime | None = None
+    author_id: int | None = None  # the record's owner
+    author_name: str | None = None  # filled when listing, for display

@@ -254,7 +254,9 @@ class TemplateVersion:
 @dataclass
 class Template:
     """A user's template; ``body`` and ``version`` are the latest version's. Quick templates
-    (SPEC §13.2) have no owner and a ``builtin`` key and a language."""
+    (SPEC §13.2) have no owner and a ``builtin`` key and a language. A team's template (SPEC §14)
+    has no owner but its ``team_id``; ``author_id`` is who made it (None once their account is
+    gone: the template stays with the team)."""
 
     title: str
     body: str
@@ -269,6 +271,8 @@ class Template:
     builtin: str | None = None
     language: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    team_id: int | None = None
+    author_id: int | None = None
 
     @property
     def variables(self) -> list[str]:

@@ -13,6 +13,7 @@ from .accounts import (
     SignedTokenCodec,
     UserRepository,
 )
+from .api_keys import ApiKeyRepository
 from .billing import (
     BillingEventRepository,
     PaymentGateway,
@@ -25,22 +26,27 @@ from .billing import (
     SubscriptionRepository,
 )
 from .clock import Clock
+from .compare import ComparisonRepository, PromptAnswerer
 from .library import CustomStyleRepository, TemplateRepository
 from .mail import Mailer, MailMessage, MailRequest, MailRequestRepository, MailTemplates, Outbox, OutboxItem
 from .notifications import NotificationRepository
 from .prompts import HistoryPage, PromptImprover, PromptRepository, StyleRepository
 from .quota import QuotaLedger
+from .sharing import SharedRecordRepository
 from .teams import InvitationRepository, TeamRepository
 from .uow import UnitOfWork
 
 __all__ = [
     "AccessTokenCodec",
+    "ApiKeyRepository",
     "BillingEventRepository",
     "Clock",
+    "ComparisonRepository",
     "CustomStyleRepository",
     "DuplicateEmail",
     "HistoryPage",
     "InvitationRepository",
+    "SharedRecordRepository",
     "LoginFailureRepository",
     "MailMessage",
     "MailRequest",
@@ -54,6 +60,7 @@ __all__ = [
     "PaymentGateway",
     "PaymentRepository",
     "PlanRepository",
+    "PromptAnswerer",
     "PromptImprover",
     "PromptRepository",
     "ProviderPayment",

@@ -214,6 +214,10 @@ class PaymentRepository(ABC):
     def of_owner(self, owner: Owner, limit: int) -> list[Payment]:
         """The owner's payments, newest first."""
     @abstractmethod
+    def open_of_owner(self, owner: Owner) -> Payment | None:
+        """The owner's newest payment that is not final (pending or waiting for capture: a
+        checkout or a renewal under way), by anyone."""
+    @abstractmethod
     def search(self, query: str | None, before_id: int | None, limit: int) -> list[Payment]:
         """Every payment, newest (highest id) first, below ``before_id`` when given; ``query``
         matches our id, the provider's id, or part of the paying user's e-mail address."""

@@ -10,8 +10,10 @@ from ..domain.templates import Template, TemplateVersion
 
 
 class TemplateRepository(ABC):
-    """Templates of every owner and the built-in quick templates (``owner_id`` None). Who may
-    read or change one is decided by the use case (domain/access.py), never here."""
+    """Templates of every owner, of every team and the built-in quick templates (``owner_id`` and
+    ``team_id`` None). Who may read or change one is decided by the use case (domain/access.py),
+    never here. The listing methods read one library: a team's when ``team_id`` is given (then
+    ``owner_id`` is ignored), else the owner's own."""
 
     @abstractmethod
     def add(self, template: Template, author_id: int | None, note: str | None = None) -> Template:
@@ -35,19 +37,19 @@ class TemplateRepository(ABC):
     @abstractmethod
     def delete(self, template_id: int) -> None: ...
     @abstractmethod
-    def search(self, owner_id: int, query: str | None = None, tag: str | None = None,
+    def search(self, owner_id: int | None, query: str | None = None, tag: str | None = None,
                favourite: bool | None = None, limit: int = 50,
-               cursor: tuple[datetime, int] | None = None) -> list[Template]:
+               cursor: tuple[datetime, int] | None = None, team_id: int | None = None) -> list[Template]:
         """An owner's templates, most recently changed first (then by id, descending); ``query``
         matches title, description or body, case-insensitively; ``cursor`` is the (updated_at, id)
         of the last template of the previous page."""
     @abstractmethod
-    def count(self, owner_id: int) -> int: ...
+    def count(self, owner_id: int | None, team_id: int | None = None) -> int: ...
     @abstractmethod
-    def titles(self, owner_id: int) -> dict[str, int]:
+    def titles(self, owner_id: int | None, team_id: int | None = None) -> dict[str, int]:
         """Title → id of every template of the owner."""
     @abstractmethod
-    def tags(self, owner_id: int) -> dict[str, int]:
+    def tags(self, owner_id: int | None, team_id: int | None = None) -> dict[str, int]:
         """Tag → number of the owner's templates carrying it."""
     @abstractmethod
     def builtins(self) -> list[Template]:
@@ -65,7 +67,7 @@ class CustomStyleRepository(ABC):
     @abstractmethod
     def delete(self, style_id: int) -> None: ...
     @abstractmethod
-    def list(self, owner_id: int) -> list[CustomStyle]:
-        """An owner's styles, by title (case-insensitively), then id."""
+    def list(self, owner_id: int | None, team_id: int | None = None) -> list[CustomStyle]:
+        """An owner's (or a team's) styles, by title (case-insensitively), then id."""
     @abstractmethod
-    def count(self, owner_id: int) -> int: ...
+    def count(self, owner_id: int | None, team_id: int | None = None) -> int: ...

@@ -74,10 +74,14 @@ class InvitationRepository(ABC):
     @abstractmethod
     def count_pending(self, team_id: int, now: datetime) -> int: ...
     @abstractmethod
-    def replace_token(self, invitation_id: int, token_hash: str, now: datetime, expires_at: datetime) -> None:
-        """A resend: a new token (the old one stops working) and a new expiry."""
+    def replace_token(self, invitation_id: int, token_hash: str, now: datetime, expires_at: datetime) -> bool:
+        """A resend: a new token (the old one stops working) and a new expiry — only while the
+        invitation is neither accepted nor revoked; False (nothing changes) otherwise (a race lost
+        to an acceptance or a revocation)."""
     @abstractmethod
-    def mark_accepted(self, invitation_id: int, now: datetime) -> bool:
-        """Use the invitation once: False when it was already accepted or revoked (a race lost)."""
+    def mark_accepted(self, invitation_id: int, token_hash: str, now: datetime) -> bool:
+        """Use the invitation once, with the token it was found by: False when it was already
+        accepted or revoked, or its token was replaced meanwhile by a resend (a race lost: the old
+        token does not work, and the new one stays unused)."""
     @abstractmethod
     def mark_revoked(self, invitation_id: int, now: datetime) -> bool: ...

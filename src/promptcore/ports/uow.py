@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from .accounts import LoginFailureRepository, RefreshTokenRepository, UserRepository
+from .api_keys import ApiKeyRepository
 from .billing import (
     BillingEventRepository,
     PaymentRepository,
@@ -13,11 +14,13 @@ from .billing import (
     RefundRepository,
     SubscriptionRepository,
 )
+from .compare import ComparisonRepository
 from .library import CustomStyleRepository, TemplateRepository
 from .mail import MailRequestRepository, Outbox
 from .notifications import NotificationRepository
 from .prompts import PromptRepository, StyleRepository
 from .quota import QuotaLedger
+from .sharing import SharedRecordRepository
 from .teams import InvitationRepository, TeamRepository
 
 
@@ -40,6 +43,9 @@ class UnitOfWork(ABC):
     custom_styles: CustomStyleRepository
     teams: TeamRepository
     invitations: InvitationRepository
+    api_keys: ApiKeyRepository
+    shared_records: SharedRecordRepository
+    comparisons: ComparisonRepository
 
     def __enter__(self) -> "UnitOfWork":
         return self

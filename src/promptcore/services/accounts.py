@@ -13,7 +13,9 @@ from urllib.parse import quote
 from ..domain import users as rules
 from ..domain.access import Actor, require_manage_account
 from ..domain.errors import (
+    Conflict,
     Forbidden,
+    HasPaidPlan,
     InvalidCredentials,
     InvalidToken,
     LastOwner,
@@ -72,6 +74,8 @@ class Accounts:
         base_url: str,
         styles: Callable[[], frozenset[str]] = lambda: frozenset(),
         models: tuple[str, ...] = (),
+        team_has_paid_plan: Callable[[UnitOfWork, int], bool] | None = None,
+        team_has_pending_payment: Callable[[UnitOfWork, int], bool] | None = None,
     ) -> None:
         self._uow = uow
         self._hasher = hasher
@@ -82,6 +86,10 @@ class Accounts:
         self._base_url = base_url.rstrip("/")
         self._styles = styles
         self._models = models
+        # A team of one goes with its member's account, but not one that is paid for or being paid
+        # for (billing decides, as for Teams.delete; wired by the container).
+        self._team_has_paid_plan = team_has_paid_plan or (lambda uow, team_id: False)
+        self._team_has_pending_payment = team_has_pending_payment or (lambda uow, team_id: False)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -435,7 +443,14 @@ class Accounts:
                 if uow.teams.count_members(team.id) > 1:
                     raise LastOwner("You are the last owner of a team with other members: make one of them an owner, "
                                     "or delete the team, before deleting your account.")
-                uow.teams.delete(team.id)  # a team of one goes with its only member
+                # a team of one goes with its only member — as Teams.delete, not while it is paid for
+                if self._team_has_paid_plan(uow, team.id):
+                    raise HasPaidPlan("You are the only member of a team with an active paid plan: cancel the plan "
+                                      "and wait for it to end before deleting your account.")
+                if self._team_has_pending_payment(uow, team.id):
+                    raise Conflict("A payment for a team you alone belong to is in progress: wait until it is paid "
+                                   "or canceled before deleting your account.")
+                uow.teams.delete(team.id)
             uow.users.delete(user_id)
             uow.commit()
 

@@ -50,7 +50,7 @@ from ..domain.billing_errors import (
     PaymentRejected,
     WebhookForbidden,
 )
-from ..domain.errors import EmailNotConfirmed, NotFound, ValidationFailed
+from ..domain.errors import EmailNotConfirmed, Forbidden, NotFound, ValidationFailed
 from ..domain.teams import Team, TeamRole, may_delete_team
 from ..domain.users import User
 from ..ports import Clock, MailTemplates, UnitOfWork
@@ -75,6 +75,11 @@ REASON_REJECTED = "rejected_by_provider"
 REASON_REPLACED = "replaced_by_new_checkout"
 # Only a team's owners pay for it and manage its subscription (SPEC §14): the rule of deleting it.
 may_pay_for_team = may_delete_team
+# Renewal turned back on (a resume, or renewal on) charges the saved card: for a team, only the owner
+# who saved it may do that; another owner pays with their own card (SPEC §14: the owners pay).
+NOT_YOUR_CARD = ("The team's plan renews with the card of the owner who saved it, and only they can turn "
+                 "renewal back on. To renew with your own card, pay for the team plan with automatic renewal "
+                 "chosen.")
 # The mails a team's owners get about its subscription. "Ends soon" and "expired" are written for a
 # personal account ("your account is back on the free plan") and are not sent for a team.
 TEAM_MAIL_KINDS = frozenset({"payment_received", "renewal_failed"})
@@ -108,11 +113,18 @@ class CheckoutResult:
 
 @dataclass(frozen=True)
 class BillingOverview:
-    """What ``GET /billing`` shows: the plan that counts now, and the subscription if any."""
+    """What ``GET /billing`` shows: the plan that counts now, and the subscription if any.
+
+    ``payment_method``: the saved card's title ("card •••• 4242") for whoever may see it — the
+    subscriber, or a team's owners; None for a team's other members. ``card_is_mine``: whether the
+    viewer is the one whose card renews it (their own subscription, or the team owner who saved
+    the card) — only they turn its renewal back on."""
 
     plan: Plan
     subscription: Subscription | None
     enabled: bool
+    payment_method: str | None = None
+    card_is_mine: bool = False
 
 
 @dataclass(frozen=True)
@@ -210,19 +222,35 @@ class Billing:
         of 0 (what services/quota.py draws from)."""
         owner = self._owner(actor, team_id)
         now = self._clock.now()
+        card_is_mine = False
         with self._uow() as uow:
             subscription = uow.subscriptions.get(owner)
             plan = uow.plans.get(effective_plan(subscription, now)) or uow.plans.get(FREE_PLAN)
+            if subscription is not None and subscription.payment_method_id is not None:
+                card_is_mine = self._card_saver(uow, subscription) == actor.user_id if owner.is_team else True
         assert plan is not None, "the free plan is seeded by the migration"
+        # the card's digits: the subscriber's own, and a team's owners' (its members see only whether it renews)
+        sees_card = not owner.is_team or may_pay_for_team(require_member(actor, owner.id))
+        method = subscription.payment_method_title if subscription is not None and sees_card else None
         if owner.is_team and plan.slug == FREE_PLAN:
-            return BillingOverview(dataclasses.replace(plan, daily_limit=0), subscription, self.enabled)
-        return BillingOverview(self._shown(plan), subscription, self.enabled)
+            plan = dataclasses.replace(plan, daily_limit=0)
+        else:
+            plan = self._shown(plan)
+        return BillingOverview(plan, subscription, self.enabled, payment_method=method,
+                               card_is_mine=card_is_mine and sees_card)
 
     def payments(self, actor: Actor, limit: int = PAGE, team_id: int | None = None) -> list[Payment]:
         """The actor's payments, or a team's (every member sees them), newest first."""
         owner = self._owner(actor, team_id)
         with self._uow() as uow:
             return uow.payments.of_owner(owner, max(1, min(PAGE, limit)))
+
+    @staticmethod
+    def team_has_pending_payment(uow: UnitOfWork, team_id: int) -> bool:
+        """Whether a payment for the team is under way (a checkout not yet paid or canceled, or a
+        renewal charge): such a team is not deleted, or the payment's success would land on no
+        team. Runs in the caller's unit of work (Teams.delete, under the team's lock)."""
+        return uow.payments.open_of_owner(Owner.team(team_id)) is not None
 
     def team_has_paid_plan(self, uow: UnitOfWork, team_id: int) -> bool:
         """Whether a team's subscription is active and paid now (SPEC §14: such a team cannot be
@@ -282,8 +310,12 @@ class Billing:
                 raise NotFound("The account no longer exists.")
             if not user.is_email_confirmed:
                 raise EmailNotConfirmed("Confirm your e-mail address first: the receipt is sent there.")
-            if owner.is_team and uow.teams.get(owner.id) is None:
-                raise NotFound("Team not found.")
+            if owner.is_team:
+                # the team's lock, as Teams.delete takes it: the team is not deleted while this
+                # checkout is being stored, and once it is, deleting waits for the payment
+                uow.teams.lock_team(owner.id)
+                if uow.teams.get(owner.id) is None:
+                    raise NotFound("Team not found.")
             plan = uow.plans.get(plan_slug) if isinstance(plan_slug, str) else None
             if plan is None or not plan.is_public:
                 raise ValidationFailed.on("plan", "No such plan.")
@@ -400,6 +432,12 @@ class Billing:
         method = provider.saved_method() if payment.save_method or payment.purpose is PaymentPurpose.RENEWAL \
             else None
         subscription = uow.subscriptions.lock(payment.owner)
+        if subscription is not None and payment.owner.is_team and method is None \
+                and subscription.cancel_at_period_end and subscription.payment_method_id is not None \
+                and self._card_saver(uow, subscription) != payment.user_id:
+            # An owner pays one period without renewal after the plan was canceled: that payment
+            # drops the pending cancel, but must not turn renewal back on with another owner's card.
+            subscription.forget_payment_method()
         if subscription is None:
             subscription = Subscription.begin(payment.owner, plan, now, method)
             uow.subscriptions.add(subscription, now)
@@ -563,24 +601,31 @@ class Billing:
             self._charge(*charge)
 
     @staticmethod
-    def _card_holder(uow: UnitOfWork, subscription: Subscription) -> User | None:
-        """The owner of a team whose card the team's subscription renews with: the payer of the
-        latest succeeded payment that saved the card (a checkout with renewal, or a renewal). None
-        when there is no saved card, or its holder's account is gone or inactive, or they are no
-        longer an owner of the team — their card is not charged for a team they no longer run."""
+    def _card_saver(uow: UnitOfWork, subscription: Subscription) -> int | None:
+        """Whose card a team's subscription renews with: the payer of the latest succeeded payment
+        that saved the card (a checkout with renewal, or a renewal — charged to the same card).
+        None when there is no saved card (or no such payment is found)."""
         if subscription.payment_method_id is None:
             return None
-        team_id = subscription.owner.id
         for payment in uow.payments.of_owner(subscription.owner, PAGE):
             saved = payment.save_method or payment.purpose is PaymentPurpose.RENEWAL
-            if payment.status is not PaymentStatus.SUCCEEDED or not saved or payment.user_id is None:
-                continue
-            user = uow.users.get(payment.user_id)
-            member = uow.teams.member(team_id, payment.user_id)
-            if user is None or not user.is_active or member is None or member.role is not TeamRole.OWNER:
-                return None
-            return user
+            if payment.status is PaymentStatus.SUCCEEDED and saved:
+                return payment.user_id
         return None
+
+    @classmethod
+    def _card_holder(cls, uow: UnitOfWork, subscription: Subscription) -> User | None:
+        """The owner of a team whose card the team's subscription renews with (``_card_saver``).
+        None when there is no saved card, or its holder's account is gone or inactive, or they are
+        no longer an owner of the team — their card is not charged for a team they no longer run."""
+        saver = cls._card_saver(uow, subscription)
+        if saver is None:
+            return None
+        user = uow.users.get(saver)
+        member = uow.teams.member(subscription.owner.id, saver)
+        if user is None or not user.is_active or member is None or member.role is not TeamRole.OWNER:
+            return None
+        return user
 
     def _renewal_payment(self, uow: UnitOfWork, subscription: Subscription, user: User | None,
                          now: datetime) -> tuple[Payment, str, str | None] | None:
@@ -630,7 +675,11 @@ class Billing:
             subscription = uow.subscriptions.lock(owner)
             if subscription is None:
                 raise NotFound("The team has no subscription." if owner.is_team else "You have no subscription.")
+            renewed = subscription.renews
             if act(subscription, now).changed:
+                if owner.is_team and subscription.renews and not renewed \
+                        and self._card_saver(uow, subscription) != actor.user_id:
+                    raise Forbidden(NOT_YOUR_CARD)  # nothing is stored: the unit of work rolls back
                 uow.subscriptions.update(subscription, now)
                 uow.commit()
             return subscription
@@ -641,11 +690,13 @@ class Billing:
         return self._change_subscription(actor, lambda s, now: s.cancel(now), team_id)
 
     def resume(self, actor: Actor, team_id: int | None = None) -> Subscription:
+        """Undo a cancel before the period ends. For a team whose plan renews with a saved card,
+        only the owner who saved it may (Forbidden for another owner: they check out afresh)."""
         return self._change_subscription(actor, lambda s, now: s.resume(now), team_id)
 
     def set_renewal(self, actor: Actor, enabled: bool, team_id: int | None = None) -> Subscription:
-        """Renewal off drops the saved card; on needs one (a checkout with renewal saves it) and
-        undoes a pending cancel."""
+        """Renewal off drops the saved card (any owner of a team); on needs one (a checkout with
+        renewal saves it) and undoes a pending cancel — for a team, by the owner who saved it."""
         def act(subscription: Subscription, now: datetime) -> SubscriptionChange:
             if not enabled:
                 return subscription.forget_payment_method()

@@ -1,7 +1,9 @@
-"""Custom styles (SPEC §13.3): a user's own styles, used beside the built-in ones as ``custom:<id>``.
+"""Custom styles (SPEC §13.3, §14): a user's own styles and their teams', used beside the built-in
+ones as ``custom:<id>``.
 
 ``_load`` is the one place that checks who may read or change a style (domain/access.py): another
-user's style is not found, in every route and in the generator alike.
+user's style, or a team's to a non-member, is not found, in every route and in the generator alike;
+a team's style is used by every member and changed by its owners, admins and author.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..domain.access import Actor, require_change, require_read
+from ..domain.access import Actor, require_library, require_library_item, settle
 from ..domain.custom_styles import (
     STYLE_DESCRIPTION_MAX,
     STYLE_TITLE_MAX,
@@ -18,7 +20,7 @@ from ..domain.custom_styles import (
     clean_instructions,
     custom_style_id,
 )
-from ..domain.errors import LimitReached, ValidationFailed, gather
+from ..domain.errors import LimitReached, NotFound, ValidationFailed, gather
 from ..domain.prompts import Style
 from ..domain.templates import clean_description, clean_title
 from ..ports import Clock, UnitOfWork
@@ -45,20 +47,36 @@ class CustomStyles:
         self._clock = clock
         self._per_owner = per_owner
 
+
+    def _open(self, actor: Actor) -> UnitOfWork:
+        """A unit of work for the actor's request, their memberships read first (access.settle)."""
+        settle(actor)
+        return self._uow()
     @staticmethod
     def _load(uow: UnitOfWork, actor: Actor, style_id: Any, change: bool = False) -> CustomStyle:
         style = uow.custom_styles.get(style_id) if isinstance(style_id, int) else None
-        owner = style.owner_id if style is not None else None
-        (require_change if change else require_read)(actor, owner, _NOT_FOUND)
-        assert style is not None
+        if style is None:
+            raise NotFound(_NOT_FOUND)
+        require_library_item(actor, style.owner_id, style.team_id, style.author_id, change, _NOT_FOUND)
         return style
 
-    def list(self, actor: Actor) -> list[CustomStyle]:
-        with self._uow() as uow:
-            return uow.custom_styles.list(actor.user_id)
+    _library = staticmethod(require_library)
+
+    def list(self, actor: Actor, team_id: int | None = None) -> list[CustomStyle]:
+        owner_id, team_id = self._library(actor, team_id)
+        with self._open(actor) as uow:
+            return uow.custom_styles.list(owner_id, team_id=team_id)
+
+    def usable(self, actor: Actor) -> list[CustomStyle]:
+        """Every style the actor may generate with: their own, then each of their teams'."""
+        with self._open(actor) as uow:
+            found = uow.custom_styles.list(actor.user_id)
+            for team_id in sorted(actor.teams):
+                found += uow.custom_styles.list(None, team_id=team_id)
+        return found
 
     def get(self, actor: Actor, style_id: int) -> CustomStyle:
-        with self._uow() as uow:
+        with self._open(actor) as uow:
             return self._load(uow, actor, style_id)
 
     def style_for(self, actor: Actor, slug: Any) -> Style | None:
@@ -72,13 +90,15 @@ class CustomStyles:
                                                "your styles.")
         return self.get(actor, style_id).as_style()
 
-    def create(self, actor: Actor, title: Any, instructions: Any, description: Any = "") -> CustomStyle:
+    def create(self, actor: Actor, title: Any, instructions: Any, description: Any = "",
+               team_id: int | None = None) -> CustomStyle:
+        owner_id, team_id = self._library(actor, team_id)  # a stranger's team: 404 before the fields
         v = gather({"title": lambda: _title(title), "description": lambda: _description(description),
                     "instructions": lambda: clean_instructions(instructions)})
-        style = CustomStyle(owner_id=actor.user_id, title=v["title"], description=v["description"],
-                            instructions=v["instructions"])
-        with self._uow() as uow:
-            if uow.custom_styles.count(actor.user_id) >= self._per_owner:
+        style = CustomStyle(owner_id=owner_id, title=v["title"], description=v["description"],
+                            instructions=v["instructions"], team_id=team_id, author_id=actor.user_id)
+        with self._open(actor) as uow:
+            if uow.custom_styles.count(owner_id, team_id=team_id) >= self._per_owner:
                 raise LimitReached(f"You can have at most {self._per_owner} styles; delete some first.")
             style.created_at = style.updated_at = self._clock.now()
             uow.custom_styles.add(style)
@@ -92,7 +112,7 @@ class CustomStyles:
             ("description", description, lambda: _description(description)),
             ("instructions", instructions, lambda: clean_instructions(instructions)),
         ) if given is not None}
-        with self._uow() as uow:
+        with self._open(actor) as uow:
             style = self._load(uow, actor, style_id, change=True)  # before the fields: a stranger gets 404
             v = gather(checks)
             style.title = v.get("title", style.title)
@@ -104,7 +124,7 @@ class CustomStyles:
         return style
 
     def delete(self, actor: Actor, style_id: int) -> None:
-        with self._uow() as uow:
+        with self._open(actor) as uow:
             self._load(uow, actor, style_id, change=True)
             uow.custom_styles.delete(style_id)
             uow.commit()

@@ -80,6 +80,7 @@ class History:
             require_change(actor, record.user_id if record is not None else None, NOT_FOUND)
             if not uow.prompts.soft_delete(actor.user_id, record_id, self._clock.now()):
                 raise NotFound(NOT_FOUND)
+            uow.comparisons.delete(record_id)  # its Try it answers go with its texts (SPEC §15.3)
             uow.commit()
 
     def stats(self, actor: Actor) -> Stats:

@@ -2,8 +2,9 @@
 
 Every team id a caller sends goes through domain/access.py (``require_member`` /
 ``require_team_action``): a non-member gets NotFound, a member without the role Forbidden. Changes
-to one team's memberships take the team's lock first, so the last-owner rule holds when two owners
-demote each other at the same moment.
+to one team's memberships take the team's lock first and then read the caller's role again under
+it, so the last-owner rule holds when two owners demote each other at the same moment, and a
+caller demoted or removed a moment ago acts with the role they have now.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from ..domain.teams import (
     may_invite,
     may_remove,
     may_rename_team,
+    may_see_invitations,
     may_set_cap,
     parse_role,
 )
@@ -55,6 +57,10 @@ log = logging.getLogger(__name__)
 
 CAP_MAX = 100_000
 _NO_INVITATION = "The invitation was not found."
+_NOT_ALLOWED = "Your role in this team does not allow that."
+PAYMENT_PENDING = ("A payment for this team is in progress; wait until it is paid or canceled (an unfinished "
+                   "checkout is dropped within an hour) before deleting the team.")
+_KEEP: Any = object()  # update_member: the field is not being changed
 INVITATION_RESEND_GAP = timedelta(minutes=1)  # resending to one address at most once a minute
 
 
@@ -74,13 +80,16 @@ class TeamView:
 
 class Teams:
     def __init__(self, uow: Callable[[], UnitOfWork], clock: Clock, mail: MailTemplates, base_url: str,
-                 has_paid_plan: Callable[[UnitOfWork, int], bool] | None = None) -> None:
+                 has_paid_plan: Callable[[UnitOfWork, int], bool] | None = None,
+                 has_pending_payment: Callable[[UnitOfWork, int], bool] | None = None) -> None:
         self._uow = uow
         self._clock = clock
         self._mail = mail
         self._base_url = base_url.rstrip("/")
-        # Whether a team's subscription is active and paid (billing decides; wired by the container).
+        # Whether a team's subscription is active and paid, and whether a payment for it is under
+        # way (billing decides both; wired by the container).
         self._has_paid_plan = has_paid_plan or (lambda uow, team_id: False)
+        self._has_pending_payment = has_pending_payment or (lambda uow, team_id: False)
 
     # -- teams ---------------------------------------------------------------------------------
 
@@ -128,11 +137,17 @@ class Teams:
         return TeamView(team, role)
 
     def delete(self, actor: Actor, team_id: int) -> None:
+        """Delete the team (owners): not while it has an active paid plan (HasPaidPlan), nor while a
+        payment for it is under way (Conflict) — its success would otherwise land on no team. A
+        checkout takes the team's lock too (services/billing.py), so the two cannot cross."""
         require_team_action(actor, team_id, may_delete_team)
         with self._uow() as uow:
             uow.teams.lock_team(team_id)
+            self._require_role(uow, actor, team_id, may_delete_team)
             if self._has_paid_plan(uow, team_id):
                 raise HasPaidPlan()
+            if self._has_pending_payment(uow, team_id):
+                raise Conflict(PAYMENT_PENDING)
             uow.teams.delete(team_id)
             uow.commit()
 
@@ -149,40 +164,77 @@ class Teams:
             raise NotFound("No such member in this team.")
         return member
 
-    def change_role(self, actor: Actor, team_id: int, user_id: int, role: Any) -> Member:
-        mine = require_member(actor, team_id)  # a stranger learns nothing, even from a bad role
-        new = parse_role(role)
-        with self._uow() as uow:
-            uow.teams.lock_team(team_id)
-            target = self._target(uow, team_id, user_id)
-            if not may_change_role(mine, target.role, new):
-                raise Forbidden("Your role in this team does not allow that.")
-            if target.role is TeamRole.OWNER and new is not TeamRole.OWNER and uow.teams.count_owners(team_id) <= 1:
-                raise LastOwner()
-            uow.teams.set_role(team_id, target.user_id, new)
-            uow.commit()
-        target.role = new
-        return target
+    @staticmethod
+    def _role_now(uow: UnitOfWork, actor: Actor, team_id: int) -> TeamRole:
+        """The caller's role as stored now, read under the team's lock (the Actor's was read when
+        the request began: a demotion or removal committed since then counts)."""
+        me = uow.teams.member(team_id, actor.user_id)
+        if me is None:
+            raise NotFound("Team not found.")
+        return me.role
 
-    def set_cap(self, actor: Actor, team_id: int, user_id: int, cap: Any) -> Member:
-        require_team_action(actor, team_id, may_set_cap)
+    def _require_role(self, uow: UnitOfWork, actor: Actor, team_id: int,
+                      rule: Callable[[TeamRole], bool]) -> TeamRole:
+        role = self._role_now(uow, actor, team_id)
+        if not rule(role):
+            raise Forbidden(_NOT_ALLOWED)
+        return role
+
+    @staticmethod
+    def _clean_cap(cap: Any) -> int | None:
         if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or not 0 <= cap <= CAP_MAX):
             raise ValidationFailed.on("daily_cap", f"Use a whole number from 0 to {CAP_MAX}, or null for no cap.")
+        return cap
+
+    def update_member(self, actor: Actor, team_id: int, user_id: int, *, role: Any = _KEEP,
+                      daily_cap: Any = _KEEP) -> Member:
+        """Change a member's role and/or daily cap in one transaction: both or neither. Admins move
+        people between admin and member and cap members and admins; only owners make owners, or
+        change or cap an owner; the last owner is not demoted. The rules are judged by the caller's
+        role under the team's lock, against the target's role before the change (and, for a cap,
+        after it too)."""
+        mine = require_member(actor, team_id)  # a stranger learns nothing, even from a bad value
+        new = parse_role(role) if role is not _KEEP else None
+        if daily_cap is not _KEEP:
+            if not may_set_cap(mine):
+                raise Forbidden(_NOT_ALLOWED)  # before the value is judged, as for a role
+            cap = self._clean_cap(daily_cap)
         with self._uow() as uow:
+            uow.teams.lock_team(team_id)
+            mine = self._role_now(uow, actor, team_id)
             target = self._target(uow, team_id, user_id)
-            uow.teams.set_cap(team_id, target.user_id, cap)
+            if new is not None:
+                if not may_change_role(mine, target.role, new):
+                    raise Forbidden(_NOT_ALLOWED)
+                if target.role is TeamRole.OWNER and new is not TeamRole.OWNER and \
+                        uow.teams.count_owners(team_id) <= 1:
+                    raise LastOwner()
+            if daily_cap is not _KEEP and not (may_set_cap(mine, target.role) and may_set_cap(mine, new)):
+                raise Forbidden("Only the team's owners set an owner's cap." if may_set_cap(mine) else _NOT_ALLOWED)
+            if new is not None:
+                uow.teams.set_role(team_id, target.user_id, new)
+                target.role = new
+            if daily_cap is not _KEEP:
+                uow.teams.set_cap(team_id, target.user_id, cap)
+                target.daily_cap = cap
             uow.commit()
-        target.daily_cap = cap
         return target
+
+    def change_role(self, actor: Actor, team_id: int, user_id: int, role: Any) -> Member:
+        return self.update_member(actor, team_id, user_id, role=role)
+
+    def set_cap(self, actor: Actor, team_id: int, user_id: int, cap: Any) -> Member:
+        return self.update_member(actor, team_id, user_id, daily_cap=cap)
 
     def remove(self, actor: Actor, team_id: int, user_id: int) -> None:
         """Remove a member (or, with one's own id, leave). What they made in the team stays."""
-        mine = require_member(actor, team_id)
+        require_member(actor, team_id)
         with self._uow() as uow:
             uow.teams.lock_team(team_id)
+            mine = self._role_now(uow, actor, team_id)
             target = self._target(uow, team_id, user_id)
             if target.user_id != actor.user_id and not may_remove(mine, target.role):
-                raise Forbidden("Your role in this team does not allow that.")
+                raise Forbidden(_NOT_ALLOWED)
             if target.role is TeamRole.OWNER and uow.teams.count_owners(team_id) <= 1:
                 raise LastOwner("The last owner cannot leave or be removed: make someone else an owner first, "
                                 "or delete the team.")
@@ -205,7 +257,8 @@ class Teams:
         uow.outbox.add(message, self._clock.now())
 
     def invitations(self, actor: Actor, team_id: int) -> list[Invitation]:
-        require_member(actor, team_id)
+        """The pending invitations, newest first: for owners and admins (a member: Forbidden)."""
+        require_team_action(actor, team_id, may_see_invitations)
         with self._uow() as uow:
             return uow.invitations.pending(team_id, self._clock.now())
 
@@ -216,11 +269,12 @@ class Teams:
         address = validate_email(email if isinstance(email, str) else "")
         wanted = parse_role(role)
         if not may_invite(mine, wanted):
-            raise Forbidden("Your role in this team does not allow that.")
+            raise Forbidden(_NOT_ALLOWED)
         now = self._clock.now()
         token = secrets.token_urlsafe(32)
         with self._uow() as uow:
             uow.teams.lock_team(team_id)
+            self._require_role(uow, actor, team_id, lambda now_role: may_invite(now_role, wanted))
             team = uow.teams.get(team_id)
             inviter = uow.users.get(actor.user_id)
             if team is None or inviter is None:
@@ -248,7 +302,7 @@ class Teams:
             raise NotFound(_NO_INVITATION)
         mine = require_member(actor, team_id)
         if not may_invite(mine, invitation.role):
-            raise Forbidden("Your role in this team does not allow that.")
+            raise Forbidden(_NOT_ALLOWED)
         return invitation
 
     def resend(self, actor: Actor, team_id: int, invitation_id: int) -> Invitation:
@@ -266,7 +320,8 @@ class Teams:
                 raise Conflict("The invitation was sent moments ago; wait a minute before sending it again.")
             invitation.token_hash = invitation_token_hash(token)
             invitation.expires_at = now + INVITATION_TTL
-            uow.invitations.replace_token(invitation.id or 0, invitation.token_hash, now, invitation.expires_at)
+            if not uow.invitations.replace_token(invitation.id or 0, invitation.token_hash, now, invitation.expires_at):
+                raise NotFound(_NO_INVITATION)  # accepted or revoked meanwhile: nothing is sent
             self._send(uow, invitation, team, inviter.email, token, inviter.settings.language)
             uow.commit()
         return invitation
@@ -310,7 +365,8 @@ class Teams:
         with self._uow() as uow:
             invitation, team = self._usable(uow, actor, token)
             uow.teams.lock_team(team.id or 0)
-            if not uow.invitations.mark_accepted(invitation.id or 0, self._clock.now()):
+            # with the token it was found by: a resend since then retired it (and keeps the new one)
+            if not uow.invitations.mark_accepted(invitation.id or 0, invitation.token_hash, self._clock.now()):
                 raise InvalidToken("The invitation link is invalid, expired or already used.")
             added = uow.teams.add_member(Member(team_id=invitation.team_id, user_id=actor.user_id,
                                                 role=invitation.role, joined_at=self._clock.now()))

@@ -1,9 +1,11 @@
-"""Templates (SPEC §13.1, §13.2): a user's library of prompts with ``{{variables}}``, their versions,
-rendering, improving while keeping the variables, and the built-in quick templates.
+"""Templates (SPEC §13.1, §13.2, §14): a user's or a team's library of prompts with ``{{variables}}``,
+their versions, rendering, improving while keeping the variables, and the built-in quick templates.
 
 Every id a caller sends is loaded through ``_load``, the one place that asks domain/access.py
-whether the actor may read or change it: another user's template is not found (404); a quick
-template can be read and copied by anyone signed in, and changed by no one.
+whether the actor may read or change it: another user's template, or a team's to a non-member, is
+not found (404); a team's template is used by its members and changed by its owners, admins and
+author (403 for other members); a quick template can be read and copied by anyone signed in, and
+changed by no one. A library named by ``team_id`` is checked the same way (``_library``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..domain.access import Actor, require_change, require_read
+from ..domain.access import Actor, require_library, require_library_item, require_read, settle
 from ..domain.errors import Forbidden, LimitReached, NotFound, TitleTaken, ValidationFailed, gather
 from ..domain.prompts import RecordStatus
 from ..domain.quota import QuotaStatus
@@ -83,6 +85,11 @@ class Templates:
 
     # -- the one access check ----------------------------------------------------------------
 
+
+    def _open(self, actor: Actor) -> UnitOfWork:
+        """A unit of work for the actor's request, their memberships read first (access.settle)."""
+        settle(actor)
+        return self._uow()
     @staticmethod
     def _load(uow: UnitOfWork, actor: Actor, template_id: Any, change: bool = False) -> Template:
         template = uow.templates.get(template_id) if isinstance(template_id, int) else None
@@ -90,45 +97,46 @@ class Templates:
             if change:
                 raise Forbidden("Quick templates are read-only; copy one to your library to change it.")
             return template
-        owner = template.owner_id if template is not None else None
-        if change:
-            require_change(actor, owner, _NOT_FOUND)
-        else:
-            require_read(actor, owner, _NOT_FOUND)
-        assert template is not None
+        if template is None:
+            raise NotFound(_NOT_FOUND)
+        require_library_item(actor, template.owner_id, template.team_id, template.author_id, change, _NOT_FOUND)
         return template
+
+    _library = staticmethod(require_library)
 
     # -- reading -------------------------------------------------------------------------------
 
     def list(self, actor: Actor, query: str | None = None, tag: str | None = None,
              favourite: bool | None = None, limit: int = 50,
-             cursor: str | None = None) -> tuple[list[Template], str | None]:
+             cursor: str | None = None, team_id: int | None = None) -> tuple[list[Template], str | None]:
+        owner_id, team_id = self._library(actor, team_id)
         if not isinstance(limit, int) or not 1 <= limit <= PAGE_MAX:
             raise ValidationFailed.on("limit", f"Choose between 1 and {PAGE_MAX}.")
         position = decode_cursor(cursor) if cursor else None
         query = query.strip() if isinstance(query, str) else None
         tag = " ".join(tag.split()).lower() if isinstance(tag, str) and tag.strip() else None
-        with self._uow() as uow:
-            rows = uow.templates.search(actor.user_id, query or None, tag, favourite, limit + 1, position)
+        with self._open(actor) as uow:
+            rows = uow.templates.search(owner_id, query or None, tag, favourite, limit + 1, position, team_id=team_id)
         last = rows[limit - 1] if len(rows) > limit else None
         next_cursor = encode_position(last.updated_at, last.id) if last and last.updated_at and last.id else None
         return rows[:limit], next_cursor
 
-    def tags(self, actor: Actor) -> dict[str, int]:
-        with self._uow() as uow:
-            return uow.templates.tags(actor.user_id)
+    def tags(self, actor: Actor, team_id: int | None = None) -> dict[str, int]:
+        owner_id, team_id = self._library(actor, team_id)
+        with self._open(actor) as uow:
+            return uow.templates.tags(owner_id, team_id=team_id)
 
     def get(self, actor: Actor, template_id: int) -> Template:
-        with self._uow() as uow:
+        with self._open(actor) as uow:
             return self._load(uow, actor, template_id)
 
     def versions(self, actor: Actor, template_id: int) -> list[TemplateVersion]:
-        with self._uow() as uow:
+        with self._open(actor) as uow:
             self._load(uow, actor, template_id)
             return uow.templates.versions(template_id)
 
     def version(self, actor: Actor, template_id: int, number: Any) -> TemplateVersion:
-        with self._uow() as uow:
+        with self._open(actor) as uow:
             self._load(uow, actor, template_id)
             return self._version(uow, template_id, number)
 
@@ -143,14 +151,14 @@ class Templates:
 
     def diff(self, actor: Actor, template_id: int, old: Any, new: Any) -> list[DiffLine]:
         """The line diff from version ``old`` to version ``new``."""
-        with self._uow() as uow:
+        with self._open(actor) as uow:
             self._load(uow, actor, template_id)
             before = self._version(uow, template_id, old, "from")
             after = self._version(uow, template_id, new, "to")
         return diff_lines(before.body, after.body)
 
     def render(self, actor: Actor, template_id: int, values: Any, version: Any = None) -> str:
-        with self._uow() as uow:
+        with self._open(actor) as uow:
             template = self._load(uow, actor, template_id)
             body = template.body if version is None else self._version(uow, template_id, version).body
         return render(body, values)
@@ -163,19 +171,20 @@ class Templates:
 
     # -- changing ------------------------------------------------------------------------------
 
-    def _check_room(self, uow: UnitOfWork, actor: Actor, adding: int = 1) -> None:
-        if uow.templates.count(actor.user_id) + adding > self._per_owner:
+    def _check_room(self, uow: UnitOfWork, owner_id: int | None, team_id: int | None, adding: int = 1) -> None:
+        if uow.templates.count(owner_id, team_id=team_id) + adding > self._per_owner:
             raise LimitReached(f"A library holds at most {self._per_owner} templates; delete some first.")
 
     def create(self, actor: Actor, title: Any, body: Any, description: Any = "", tags: Any = None,
-               favourite: Any = False) -> Template:
+               favourite: Any = False, team_id: int | None = None) -> Template:
+        owner_id, team_id = self._library(actor, team_id)  # a stranger's team: 404 before the fields
         v = gather({"title": lambda: clean_title(title), "body": lambda: clean_body(body),
                     "description": lambda: clean_description(description), "tags": lambda: clean_tags(tags),
                     "favourite": lambda: _flag(favourite)})
-        template = Template(title=v["title"], body=v["body"], owner_id=actor.user_id, description=v["description"],
-                            tags=v["tags"], favourite=v["favourite"])
-        with self._uow() as uow:
-            self._check_room(uow, actor)
+        template = Template(title=v["title"], body=v["body"], owner_id=owner_id, description=v["description"],
+                            tags=v["tags"], favourite=v["favourite"], team_id=team_id, author_id=actor.user_id)
+        with self._open(actor) as uow:
+            self._check_room(uow, owner_id, team_id)
             template.created_at = template.updated_at = self._clock.now()
             uow.templates.add(template, actor.user_id)
             uow.commit()
@@ -194,7 +203,7 @@ class Templates:
             ("tags", tags, lambda: clean_tags(tags)),
             ("favourite", favourite, lambda: _flag(favourite)),
         ) if given is not None}
-        with self._uow() as uow:
+        with self._open(actor) as uow:
             # the access check first: a stranger learns nothing, even from bad fields
             template = self._load(uow, actor, template_id, change=True)
             v = gather(checks)
@@ -219,7 +228,7 @@ class Templates:
 
     def restore(self, actor: Actor, template_id: int, number: Any) -> Template:
         """Make an old version the latest again, as a new version (history is never rewritten)."""
-        with self._uow() as uow:
+        with self._open(actor) as uow:
             template = self._load(uow, actor, template_id, change=True)
             old = self._version(uow, template_id, number)
             now = self._clock.now()
@@ -230,23 +239,27 @@ class Templates:
         return template
 
     def delete(self, actor: Actor, template_id: int) -> None:
-        with self._uow() as uow:
+        with self._open(actor) as uow:
             self._load(uow, actor, template_id, change=True)
             uow.templates.delete(template_id)
             uow.commit()
 
-    def copy(self, actor: Actor, template_id: int, title: Any = None) -> Template:
-        """A copy in the actor's library (of a quick template or one of their own); the title gets
-        " (2)" and so on when taken."""
-        with self._uow() as uow:
+    def copy(self, actor: Actor, template_id: int, title: Any = None, team_id: int | None = None) -> Template:
+        """A copy of a template the actor may read (a quick template, their own, their team's) in
+        their library or in one of their teams' (``team_id``); the title gets " (2)" and so on when
+        taken."""
+        with self._open(actor) as uow:
             source = self._load(uow, actor, template_id)
+        library = self._library(actor, team_id)
         wanted = clean_title(title) if title is not None else source.title
-        return self._add_free(actor, wanted, source.body, source.description, source.tags,
+        return self._add_free(actor, library, wanted, source.body, source.description, source.tags,
                               f"copied from template {source.id}")
 
-    def from_record(self, actor: Actor, record_id: int, title: Any = None) -> Template:
-        """A template made from a history record's improved prompt (SPEC §13.1)."""
-        with self._uow() as uow:
+    def from_record(self, actor: Actor, record_id: int, title: Any = None, team_id: int | None = None) -> Template:
+        """A template made from a history record's improved prompt (SPEC §13.1), in the actor's
+        library or in one of their teams' (``team_id``)."""
+        library = self._library(actor, team_id)
+        with self._open(actor) as uow:
             record = uow.prompts.get(actor.user_id, record_id) if isinstance(record_id, int) else None
         require_read(actor, record.user_id if record is not None else None, "Record not found.")
         assert record is not None
@@ -254,17 +267,19 @@ class Templates:
             raise NotFound("Record not found.")
         body = clean_body(record.generated_prompt)
         wanted = clean_title(title) if title is not None else _title_from_text(record.original_prompt)
-        return self._add_free(actor, wanted, body, "", (), f"from history record {record.id}")
+        return self._add_free(actor, library, wanted, body, "", (), f"from history record {record.id}")
 
-    def _add_free(self, actor: Actor, title: str, body: str, description: str, tags: tuple[str, ...],
-                  note: str) -> Template:
+    def _add_free(self, actor: Actor, library: tuple[int | None, int | None], title: str, body: str,
+                  description: str, tags: tuple[str, ...], note: str) -> Template:
+        owner_id, team_id = library
         for _ in range(5):  # a title taken between our look and our insert: look again
-            with self._uow() as uow:
-                self._check_room(uow, actor)
+            with self._open(actor) as uow:
+                self._check_room(uow, owner_id, team_id)
                 now = self._clock.now()
-                template = Template(title=free_title(title, set(uow.templates.titles(actor.user_id))), body=body,
-                                    owner_id=actor.user_id, description=description, tags=tags,
-                                    created_at=now, updated_at=now)
+                taken = set(uow.templates.titles(owner_id, team_id=team_id))
+                template = Template(title=free_title(title, taken), body=body, owner_id=owner_id,
+                                    description=description, tags=tags, created_at=now, updated_at=now,
+                                    team_id=team_id, author_id=actor.user_id)
                 try:
                     uow.templates.add(template, actor.user_id, note)
                 except TitleTaken:
@@ -280,7 +295,7 @@ class Templates:
         """Rewrite the latest body keeping exactly its variables (one quota unit, from the pool of
         ``team_id`` when given; one retry, then 422 variables_changed). The template itself does not
         change."""
-        with self._uow() as uow:
+        with self._open(actor) as uow:
             template = self._load(uow, actor, template_id)
         names = template.variables
         generated = self._prompts.improve_keeping(actor, template.body, style, model, tuple(names), team_id)

@@ -564,7 +564,8 @@ def test_a_non_member_gets_the_404_page_on_every_team_route(site):
     team_id = create_team(owner)
     join(owner, bob, container, team_id, BOB)
     invite(owner, team_id, CAROL)
-    values = {"team_id": team_id, "user_id": ids[BOB], "invitation_id": pending_ids(container, team_id)[CAROL]}
+    values = {"team_id": team_id, "user_id": ids[BOB], "invitation_id": pending_ids(container, team_id)[CAROL],
+              "record_id": 1}
     routes = team_routes(app)
     assert len(routes) >= 11, routes
     stranger = signed_in_client(app, DAVE)
@@ -596,7 +597,8 @@ def test_team_forms_without_a_csrf_token_are_refused(site):
     team_id = create_team(owner)
     join(owner, bob, container, team_id, BOB)
     invite(owner, team_id, CAROL)
-    values = {"team_id": team_id, "user_id": ids[BOB], "invitation_id": pending_ids(container, team_id)[CAROL]}
+    values = {"team_id": team_id, "user_id": ids[BOB], "invitation_id": pending_ids(container, team_id)[CAROL],
+              "record_id": 1}
     posts = [fill(rule, values) for method, rule in team_routes(app) if method == "POST"]
     posts += ["/teams", last_link(container, CAROL)]
     before, mails = team_state(container, team_id), outbox_size(container)
@@ -614,7 +616,7 @@ def test_the_pages_need_a_signed_in_user(site):
     app, container, ids = site
     client = app.test_client()
     for method, rule in [("GET", "/teams"), *team_routes(app)]:
-        path = fill(rule, {"team_id": 1, "user_id": 1, "invitation_id": 1})
+        path = fill(rule, {"team_id": 1, "user_id": 1, "invitation_id": 1, "record_id": 1})
         if method == "GET":
             r = client.get(path)
             assert r.status_code == 302 and "/login?next=" in r.headers["Location"], path

@@ -369,3 +369,48 @@ def test_the_team_page_without_a_plan_says_there_is_no_shared_limit(site):
     container.accounts().update_profile(Actor(ids[OWNER]), settings={"language": "ru"})
     words = plain(text(signed_in_client(app, OWNER).get(f"/teams/{team_id}")))
     assert "У команды пока нет общего дневного лимита" in words
+
+
+def _refine_fields(page: str) -> dict[str, str]:
+    """The hidden fields of the result's refine form, as a browser without JavaScript posts them."""
+    form = re.search(r'<form class="iterate".*?</form>', page, re.S).group(0)
+    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', form))
+
+
+def test_a_refine_without_javascript_draws_from_the_workspace_its_result_was_shown_in(site):
+    app, container, ids = site
+    owner, bob, team_id = with_team(app, container, ids)
+    r = generate(bob, team_id=str(team_id))
+    assert r.status_code == 303
+    page = text(bob.get(r.headers["Location"]))
+    fields = _refine_fields(page)
+    assert fields["team_id"] == str(team_id)
+    # another tab switches to the personal workspace; the first tab's Refine is then sent
+    r = bob.post("/app/workspace", data={"csrf_token": token(bob, "/app"), "team_id": ""})
+    assert r.status_code == 200 and selected(text(bob.get("/app"))) == ""
+    fields.pop("csrf_token", None)
+    r = bob.post("/app", data={**fields, "csrf_token": token(bob, "/app"), "preset": "shorter"})
+    assert r.status_code == 303, text(r)
+    assert pool(container, ids, BOB, team_id)[2][BOB] == 2 and personal_used(container, ids, BOB) == 0
+    # a personal result's form names the personal workspace, whatever the session says meanwhile
+    r = generate(bob, team_id="")
+    fields = _refine_fields(text(bob.get(r.headers["Location"])))
+    assert fields["team_id"] == ""
+    generate(bob, team_id=str(team_id))  # the session now remembers the team
+    fields.pop("csrf_token", None)
+    assert bob.post("/app", data={**fields, "csrf_token": token(bob, "/app"), "preset": "formal"}).status_code == 303
+    assert personal_used(container, ids, BOB) == 2 and pool(container, ids, BOB, team_id)[2][BOB] == 3
+    # the history page's form names the workspace chosen when it was shown; the team it names is
+    # checked when it is posted: removed from the team meanwhile, the refine generates nothing
+    bob.post("/app/workspace", data={"csrf_token": token(bob, "/app"), "team_id": str(team_id)})
+    fields = _refine_fields(text(bob.get(f"/history/{records_ids(container, ids, BOB)[0]}")))
+    assert fields["team_id"] == str(team_id)
+    back = f"/teams/{team_id}"
+    assert post(owner, f"{back}/members/{ids[BOB]}/remove", back).status_code == 303
+    fields.pop("csrf_token", None)
+    r = bob.post("/app", data={**fields, "csrf_token": token(bob, "/app"), "preset": "steps"})
+    assert r.status_code == 404 and personal_used(container, ids, BOB) == 2
+
+
+def records_ids(container, ids, email: str) -> list[int]:
+    return [r.id for r in container.prompts().history(Actor(ids[email]), 100)[0]]

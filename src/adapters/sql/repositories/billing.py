@@ -199,6 +199,12 @@ class SqlPaymentRepository(PaymentRepository):
                                .order_by(p.c.id.desc()).limit(limit)).all()
         return [_payment(r) for r in rows]
 
+    def open_of_owner(self, owner: Owner) -> Payment | None:
+        p = t.payments
+        row = self._c.execute(select(p).where(p.c.owner_kind == owner.kind.value, p.c.owner_id == owner.id,
+                                              p.c.status.in_(_OPEN)).order_by(p.c.id.desc()).limit(1)).first()
+        return _payment(row) if row else None
+
     def search(self, query: str | None, before_id: int | None, limit: int) -> list[Payment]:
         p, u = t.payments, t.users
         stmt = select(p)

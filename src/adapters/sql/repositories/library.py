@@ -39,8 +39,17 @@ def _template(row: Any, tags: Iterable[str]) -> Template:
     return Template(
         id=row.id, owner_id=row.owner_id, title=row.title, description=row.description, body=row.body,
         tags=_tags(tags), favourite=bool(row.favourite), version=row.version, created_at=row.created_at,
-        updated_at=row.updated_at, builtin=row.builtin, language=row.language,
+        updated_at=row.updated_at, builtin=row.builtin, language=row.language, team_id=row.team_id,
+        author_id=row.author_id,
     )
+
+
+def _library(table: Any, owner_id: int | None, team_id: int | None) -> Any:
+    """Whose library: a team's when ``team_id`` is given, else the owner's own (a team's items
+    have no owner, so the two never mix)."""
+    if team_id is not None:
+        return table.c.team_id == team_id
+    return table.c.owner_id == owner_id
 
 
 def _version(row: Any) -> TemplateVersion:
@@ -82,11 +91,11 @@ class SqlTemplateRepository(TemplateRepository):
         row = self._c.execute(select(tv).where(tv.c.template_id == template_id, tv.c.number == number)).first()
         return _version(row) if row else None
 
-    def search(self, owner_id: int, query: str | None = None, tag: str | None = None,
+    def search(self, owner_id: int | None, query: str | None = None, tag: str | None = None,
                favourite: bool | None = None, limit: int = 50,
-               cursor: tuple[datetime, int] | None = None) -> list[Template]:
+               cursor: tuple[datetime, int] | None = None, team_id: int | None = None) -> list[Template]:
         tp = t.templates
-        stmt = select(tp).where(tp.c.owner_id == owner_id)
+        stmt = select(tp).where(_library(tp, owner_id, team_id))
         if query:
             pattern = "%" + escape_like(query.lower()) + "%"
             stmt = stmt.where(or_(*(lower(self._c, column).like(pattern, escape="\\")
@@ -101,34 +110,38 @@ class SqlTemplateRepository(TemplateRepository):
             stmt = stmt.where(or_(tp.c.updated_at < changed, and_(tp.c.updated_at == changed, tp.c.id < last_id)))
         return self._templates(stmt.order_by(tp.c.updated_at.desc(), tp.c.id.desc()).limit(limit))
 
-    def count(self, owner_id: int) -> int:
+    def count(self, owner_id: int | None, team_id: int | None = None) -> int:
         tp = t.templates
-        return int(self._c.execute(select(func.count()).select_from(tp).where(tp.c.owner_id == owner_id)).scalar_one())
+        return int(self._c.execute(select(func.count()).select_from(tp).where(_library(tp, owner_id, team_id)))
+                   .scalar_one())
 
-    def titles(self, owner_id: int) -> dict[str, int]:
+    def titles(self, owner_id: int | None, team_id: int | None = None) -> dict[str, int]:
         tp = t.templates
         return {row.title: row.id for row in self._c.execute(
-            select(tp.c.title, tp.c.id).where(tp.c.owner_id == owner_id))}
+            select(tp.c.title, tp.c.id).where(_library(tp, owner_id, team_id)))}
 
-    def tags(self, owner_id: int) -> dict[str, int]:
+    def tags(self, owner_id: int | None, team_id: int | None = None) -> dict[str, int]:
         tp, tt = t.templates, t.template_tags
         return {row.tag: int(row.n) for row in self._c.execute(
             select(tt.c.tag, func.count().label("n")).join(tp, tp.c.id == tt.c.template_id)
-            .where(tp.c.owner_id == owner_id).group_by(tt.c.tag))}
+            .where(_library(tp, owner_id, team_id)).group_by(tt.c.tag))}
 
     def builtins(self) -> list[Template]:
         tp = t.templates
-        return self._templates(select(tp).where(tp.c.owner_id.is_(None))
+        return self._templates(select(tp).where(tp.c.builtin.is_not(None))
                                .order_by(tp.c.language, tp.c.position, tp.c.id))
 
     # -- writing --------------------------------------------------------------------------------
 
-    def _title_taken(self, owner_id: int | None, title: str, template_id: int | None) -> bool:
+    def _title_taken(self, template: Template, template_id: int | None) -> bool:
         tp = t.templates
-        stmt = select(tp.c.id).where(tp.c.owner_id == owner_id, tp.c.title_key == title_key(title))
+        if template.owner_id is None and template.team_id is None:
+            return False
+        stmt = select(tp.c.id).where(_library(tp, template.owner_id, template.team_id),
+                                     tp.c.title_key == title_key(template.title))
         if template_id is not None:
             stmt = stmt.where(tp.c.id != template_id)
-        return owner_id is not None and self._c.execute(stmt).first() is not None
+        return self._c.execute(stmt).first() is not None
 
     def _set_tags(self, template_id: int, tags: tuple[str, ...]) -> None:
         tt = t.template_tags
@@ -145,12 +158,13 @@ class SqlTemplateRepository(TemplateRepository):
         try:
             with self._c.begin_nested():
                 new_id = int(self._c.execute(insert(tp).values(
-                    owner_id=template.owner_id, builtin=template.builtin, language=template.language,
+                    owner_id=template.owner_id, team_id=template.team_id, author_id=template.author_id,
+                    builtin=template.builtin, language=template.language,
                     title=template.title, title_key=title_key(template.title), description=template.description,
                     body=template.body, version=1, favourite=template.favourite, created_at=template.created_at,
                     updated_at=updated)).inserted_primary_key[0])
         except IntegrityError:
-            if self._title_taken(template.owner_id, template.title, None):
+            if self._title_taken(template, None):
                 raise TitleTaken() from None
             raise
         self._c.execute(insert(t.template_versions).values(
@@ -169,7 +183,7 @@ class SqlTemplateRepository(TemplateRepository):
                     title=template.title, title_key=title_key(template.title), description=template.description,
                     favourite=template.favourite, updated_at=template.updated_at))
         except IntegrityError:
-            if self._title_taken(template.owner_id, template.title, template.id):
+            if self._title_taken(template, template.id):
                 raise TitleTaken() from None
             raise
         self._set_tags(template.id, tags)
@@ -198,16 +212,18 @@ class SqlTemplateRepository(TemplateRepository):
 
 def _style(row: Any) -> CustomStyle:
     return CustomStyle(id=row.id, owner_id=row.owner_id, title=row.title, description=row.description,
-                       instructions=row.instructions, created_at=row.created_at, updated_at=row.updated_at)
+                       instructions=row.instructions, created_at=row.created_at, updated_at=row.updated_at,
+                       team_id=row.team_id, author_id=row.author_id)
 
 
 class SqlCustomStyleRepository(CustomStyleRepository):
     def __init__(self, conn: Connection) -> None:
         self._c = conn
 
-    def _title_taken(self, owner_id: int, title: str, style_id: int | None) -> bool:
+    def _title_taken(self, style: CustomStyle, style_id: int | None) -> bool:
         cs = t.custom_styles
-        stmt = select(cs.c.id).where(cs.c.owner_id == owner_id, cs.c.title_key == title_key(title))
+        stmt = select(cs.c.id).where(_library(cs, style.owner_id, style.team_id),
+                                     cs.c.title_key == title_key(style.title))
         if style_id is not None:
             stmt = stmt.where(cs.c.id != style_id)
         return self._c.execute(stmt).first() is not None
@@ -219,11 +235,12 @@ class SqlCustomStyleRepository(CustomStyleRepository):
         try:
             with self._c.begin_nested():
                 new_id = self._c.execute(insert(t.custom_styles).values(
-                    owner_id=style.owner_id, title=style.title, title_key=title_key(style.title),
+                    owner_id=style.owner_id, team_id=style.team_id, author_id=style.author_id,
+                    title=style.title, title_key=title_key(style.title),
                     description=style.description, instructions=style.instructions, created_at=style.created_at,
                     updated_at=updated)).inserted_primary_key[0]
         except IntegrityError:
-            if self._title_taken(style.owner_id, style.title, None):
+            if self._title_taken(style, None):
                 raise TitleTaken() from None
             raise
         style.id, style.updated_at = int(new_id), updated
@@ -241,20 +258,20 @@ class SqlCustomStyleRepository(CustomStyleRepository):
                     title=style.title, title_key=title_key(style.title), description=style.description,
                     instructions=style.instructions, updated_at=style.updated_at))
         except IntegrityError:
-            if self._title_taken(style.owner_id, style.title, style.id):
+            if self._title_taken(style, style.id):
                 raise TitleTaken() from None
             raise
 
     def delete(self, style_id: int) -> None:
         self._c.execute(delete(t.custom_styles).where(t.custom_styles.c.id == style_id))
 
-    def list(self, owner_id: int) -> list[CustomStyle]:
+    def list(self, owner_id: int | None, team_id: int | None = None) -> list[CustomStyle]:
         # Sorted here, not by the database, so that every backend and collation agrees.
-        styles = [_style(row) for row in self._c.execute(
-            select(t.custom_styles).where(t.custom_styles.c.owner_id == owner_id))]
+        cs = t.custom_styles
+        styles = [_style(row) for row in self._c.execute(select(cs).where(_library(cs, owner_id, team_id)))]
         return sorted(styles, key=lambda s: (title_key(s.title), s.id))
 
-    def count(self, owner_id: int) -> int:
+    def count(self, owner_id: int | None, team_id: int | None = None) -> int:
         cs = t.custom_styles
-        return int(self._c.execute(select(func.count()).select_from(cs).where(cs.c.owner_id == owner_id))
+        return int(self._c.execute(select(func.count()).select_from(cs).where(_library(cs, owner_id, team_id)))
                    .scalar_one())

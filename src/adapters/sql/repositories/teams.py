@@ -205,19 +205,20 @@ class SqlInvitationRepository(InvitationRepository):
         return int(self._c.execute(select(func.count()).select_from(t.team_invitations)
                                    .where(*self._pending(team_id, now))).scalar_one())
 
-    def replace_token(self, invitation_id: int, token_hash: str, now: datetime, expires_at: datetime) -> None:
-        ti = t.team_invitations
-        self._c.execute(update(ti).where(ti.c.id == invitation_id).values(token_hash=token_hash,
-                                                                          expires_at=expires_at))
-
-    def _use(self, invitation_id: int, **values: datetime) -> bool:
+    def _unused(self, invitation_id: int, *where: Any, **values: Any) -> bool:
+        """One conditional UPDATE of an invitation that is neither accepted nor revoked (and matches
+        ``where``): of two racing changes, the second re-reads the row after the first commits
+        (PostgreSQL) or waits for it from its first statement (SQLite), and so matches nothing."""
         ti = t.team_invitations
         result = self._c.execute(update(ti).where(ti.c.id == invitation_id, ti.c.accepted_at.is_(None),
-                                                  ti.c.revoked_at.is_(None)).values(**values))
+                                                  ti.c.revoked_at.is_(None), *where).values(**values))
         return result.rowcount == 1
 
-    def mark_accepted(self, invitation_id: int, now: datetime) -> bool:
-        return self._use(invitation_id, accepted_at=now)
+    def replace_token(self, invitation_id: int, token_hash: str, now: datetime, expires_at: datetime) -> bool:
+        return self._unused(invitation_id, token_hash=token_hash, expires_at=expires_at)
+
+    def mark_accepted(self, invitation_id: int, token_hash: str, now: datetime) -> bool:
+        return self._unused(invitation_id, t.team_invitations.c.token_hash == token_hash, accepted_at=now)
 
     def mark_revoked(self, invitation_id: int, now: datetime) -> bool:
-        return self._use(invitation_id, revoked_at=now)
+        return self._unused(invitation_id, revoked_at=now)
