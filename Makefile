@@ -11,7 +11,7 @@ WEB := src/entrypoints/web
 PO := $(wildcard $(WEB)/translations/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: install run test test-unit test-integration lint browser bench fuzz clean translations
+.PHONY: install run test test-unit test-integration lint browser wrk bench fuzz clean translations
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -69,7 +69,16 @@ fuzz: $(STAMP)
 # Benchmark (issue 5 T1-T4): PostgreSQL on 127.0.0.1:5432 (user postgres); a scratch database is
 # created and dropped. Figures in artifacts/bench/results.{json,png}. More: python -m bench.run --help,
 # e.g. make bench BENCH_ARGS="--only T1,T2 --runs 3 --workers 3 --threads 200".
-bench: $(STAMP)
+# wrk, the benchmark's second load generator beside bench/loadgen.py, from Debian's packages when
+# missing (apt-get needs root; when that fails, make says so and the bench goes on without wrk).
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "installing wrk from apt"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } \
+	  || echo "make: could not install wrk (apt-get install wrk failed: it needs root and Debian's package lists);" \
+	          "the benchmark goes on without it. Install wrk and run make bench again for its figures." >&2; }
+
+bench: $(STAMP) wrk
 	@$(BIN)/python -c "import matplotlib" 2>/dev/null || $(BIN)/pip install --quiet 'matplotlib>=3.7,<4'
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 

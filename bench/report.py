@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .targets import T3_ENDPOINTS
+
 
 def _fmt(value: Any, unit: str = "") -> str:
     if value is None:
@@ -61,7 +63,7 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         ]
     if "T3" in t:
         m, c = t["T3"]["medians"], t["T3"]["checks"]
-        for name in ("history_first_page", "history_style_page", "stats"):
+        for name in (n for n in T3_ENDPOINTS if n in m):
             e = m[name]
             out.append(("T3", f"{name}: 100k vs 100 records", _fmt(e["ratio"], "x"),
                         f"{_fmt(e['big_median_ms'], ' ms')} vs {_fmt(e['small_median_ms'], ' ms')}; <= 1.5x",
@@ -148,7 +150,7 @@ def write_png(results: dict[str, Any], path: Path) -> str | None:
     ax = axes[1][0]
     if "T3" in t:
         m = t["T3"]["medians"]
-        names = ["history_first_page", "history_style_page", "stats"]
+        names = [n for n in T3_ENDPOINTS if n in m]
         x = range(len(names))
         ax.bar([i - 0.2 for i in x], [m[n]["small_median_ms"] or 0 for n in names], width=0.4, label="100 records")
         ax.bar([i + 0.2 for i in x], [m[n]["big_median_ms"] or 0 for n in names], width=0.4, label="100 000 records")

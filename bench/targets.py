@@ -469,6 +469,13 @@ def t2_verdict(runs: list[dict]) -> dict[str, Any]:
 
 # -- T3 ------------------------------------------------------------------------------------
 
+# History search (issue 15): a rare phrase (one record of each user holds "item 42.", in its
+# improved text) and a common word (every eighth record holds "haiku").
+T3_SEARCH_RARE = "item+42."
+T3_SEARCH_COMMON = "haiku"
+T3_ENDPOINTS = ("history_first_page", "history_style_page", "history_search", "history_search_common", "stats")
+
+
 def t3_prepare(ctx: Ctx, records: int, small: int) -> dict[str, Any]:
     big_id, small_id = ctx.seeder.users("t3-big", 1, daily_limit=3)[0], ctx.seeder.users("t3-small", 1,
                                                                                             daily_limit=3)[0]
@@ -487,12 +494,16 @@ def t3(ctx: Ctx, run: int, iterations: int) -> dict[str, Any]:
     style = "technical" if "technical" in ctx.seeder.styles else ctx.seeder.styles[0]
     paths = {"history_first_page": "/api/v1/prompts?limit=20",
              "history_style_page": f"/api/v1/prompts?limit=20&style={style}",
+             "history_search": f"/api/v1/prompts?limit=20&q={T3_SEARCH_RARE}",
+             "history_search_common": f"/api/v1/prompts?limit=20&q={T3_SEARCH_COMMON}",
              "stats": "/api/v1/stats"}
     sanity = {
         "big_total": _get_json(port, "/api/v1/stats", big_tok).get("total"),
         "small_total": _get_json(port, "/api/v1/stats", small_tok).get("total"),
         "big_page_items": len(_get_json(port, paths["history_first_page"], big_tok).get("items", [])),
         "big_style_items": len(_get_json(port, paths["history_style_page"], big_tok).get("items", [])),
+        "big_search_items": len(_get_json(port, paths["history_search"], big_tok).get("items", [])),
+        "small_search_items": len(_get_json(port, paths["history_search"], small_tok).get("items", [])),
     }
     reqs = {(name, who): build_request("GET", path, host, {"Authorization": f"Bearer {tok}"})
             for name, path in paths.items() for who, tok in (("big", big_tok), ("small", small_tok))}
@@ -551,7 +562,7 @@ def quota_scaling(ctx: Ctx, used: int = 5_000, iterations: int = 30) -> dict[str
 def t3_verdict(runs: list[dict]) -> dict[str, Any]:
     med: dict[str, Any] = {}
     checks = {}
-    for name in ("history_first_page", "history_style_page", "stats"):
+    for name in T3_ENDPOINTS:
         med[name] = {"big_median_ms": median_of(runs, "endpoints", name, "big", "median_ms"),
                      "small_median_ms": median_of(runs, "endpoints", name, "small", "median_ms"),
                      "ratio": median_of(runs, "endpoints", name, "ratio")}

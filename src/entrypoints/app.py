@@ -46,6 +46,9 @@ def create_app(container: Container | None = None, settings: Settings | None = N
     settings = container.settings()
 
     app = Flask(__name__, static_folder="web/static", template_folder="web/templates")
+    # JSON answers carry text as UTF-8 (application/json is UTF-8), not \uXXXX escapes: two bytes
+    # for a Cyrillic letter instead of six, and readable as it is (issue 15). SSE does the same.
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
     # PROMPTCORE_TRUSTED_PROXIES hops of X-Forwarded-For name the client (see client.py).
     app.wsgi_app = trust_proxies(app.wsgi_app, settings.trusted_proxies)  # type: ignore[method-assign]
     # Before any route is added: every <int:...> segment is a 64-bit value in ASCII digits.

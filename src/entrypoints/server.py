@@ -3,13 +3,17 @@ worker process while each waits on the network."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
 import tempfile
+from http import HTTPStatus
 
+from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
-from gunicorn.http.errors import ParseException
+from gunicorn.http.errors import LimitRequestHeaders, LimitRequestLine, ParseException
+from gunicorn.workers.gthread import ThreadWorker
 from werkzeug.exceptions import BadRequest
 
 from adapters.migrations import is_up_to_date, upgrade
@@ -19,6 +23,45 @@ from adapters.sql.styles_sync import styles_in_sync
 from .container import Container
 
 log = logging.getLogger("promptcore.server")
+
+# The longest request line (method, path, query string and protocol) gunicorn accepts: its own
+# maximum, 8190 bytes; its default is 4094. Every query parameter has a documented maximum length,
+# so a longer value than it allows gets the API's 422 from the application, not a refusal from
+# the server; a line longer still gets JsonErrorThreadWorker's 414 (issue 15).
+LIMIT_REQUEST_LINE = 8190
+
+# gunicorn's own refusals, answered in the API's error shape (SPEC §7) instead of its HTML page.
+_OWN_REFUSALS = {
+    LimitRequestLine: (414, "uri_too_long",
+                       f"The request line is too long: at most {LIMIT_REQUEST_LINE} bytes for the method, path and "
+                       "query string together. Send long values in the request body."),
+    LimitRequestHeaders: (431, "request_header_fields_too_large",
+                          "The request's header fields are too large or too many."),
+}
+
+
+class JsonErrorThreadWorker(ThreadWorker):
+    """gunicorn's gthread worker whose refusal of a too-long request line or header block is JSON.
+
+    gunicorn refuses them before any application code runs, with an HTML page of its own; here
+    the answer has the body every other error of the API has ({code, status, error, message}).
+    Every other error gunicorn handles itself, as before."""
+
+    def handle_error(self, req, client, addr, exc):
+        refusal = next((v for cls, v in _OWN_REFUSALS.items() if isinstance(exc, cls)), None)
+        if refusal is None:
+            return super().handle_error(req, client, addr, exc)
+        status, slug, message = refusal
+        self.log.warning("Invalid request from ip=%s: %s", addr[0] if isinstance(addr, tuple) else addr, exc)
+        phrase = HTTPStatus(status).phrase
+        body = json.dumps({"code": status, "status": phrase, "error": slug, "message": message}).encode()
+        head = (f"HTTP/1.1 {status} {phrase}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nCache-Control: no-store\r\n\r\n")
+        try:
+            gunicorn_util.write_nonblock(client, head.encode("latin-1") + body)
+        except Exception:  # the client may be gone already; gunicorn does the same
+            self.log.debug("Failed to send error message.")
+        return None
 
 
 class _Gunicorn(BaseApplication):
@@ -160,8 +203,9 @@ def serve(container: Container, host: str, port: int, workers: int, threads: int
     options = {
         "bind": f"{host}:{port}",
         "workers": max(1, workers),
-        "worker_class": "gthread",
+        "worker_class": JsonErrorThreadWorker,  # gthread, with JSON for its own 414 and 431
         "threads": max(1, threads),
+        "limit_request_line": LIMIT_REQUEST_LINE,
         # Above the upstream deadline, so a slow model call is never cut by the server.
         "timeout": int(settings.llm_timeout * 2 + 30),
         "graceful_timeout": int(settings.llm_timeout + 10),

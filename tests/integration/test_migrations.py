@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from adapters.migrations import current_revision, head_revision, is_up_to_date, upgrade
+from adapters.migrations import current_revision, head_revision, include_object, is_up_to_date, upgrade
 from adapters.sql.engine import build_engine
 from adapters.sql.tables import metadata
 
 
+# Alembic cannot reflect SQLite's expression indexes and says so for tables.py's PostgreSQL-only
+# trigram index before include_object leaves it out (test_history_search.py checks it instead).
+@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
 def test_migrations_reach_head_and_match_the_table_definitions(database_url):
     engine = build_engine(database_url)
     assert not is_up_to_date(engine)
@@ -17,7 +21,8 @@ def test_migrations_reach_head_and_match_the_table_definitions(database_url):
     assert current_revision(engine) == head_revision()
     upgrade(engine)  # idempotent
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), metadata)
+        diff = compare_metadata(MigrationContext.configure(conn, opts={
+            "compare_type": False, "include_object": include_object}), metadata)
     assert diff == []
     engine.dispose()
 

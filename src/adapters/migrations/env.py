@@ -1,5 +1,6 @@
 from alembic import context
 
+from adapters.migrations import include_object
 from adapters.sql.tables import metadata
 
 engine = context.config.attributes["engine"]
@@ -16,6 +17,7 @@ with engine.connect() as connection:
             target_metadata=metadata,
             render_as_batch=sqlite,
             compare_type=True,
+            include_object=include_object,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -21,6 +21,9 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    func,
+    literal_column,
+    text,
 )
 
 metadata = MetaData(
@@ -34,6 +37,17 @@ metadata = MetaData(
 )
 
 Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def postgresql_only(table: Table, index: Index) -> Index:
+    """Add to ``table`` an index that only PostgreSQL has (a pg_trgm GIN index: SQLite has no such
+    kind). Its migration builds it on PostgreSQL alone; ``metadata.create_all`` skips it elsewhere,
+    and so does the comparison of these tables with a migrated database
+    (adapters.migrations.include_object). Added explicitly: an index on an expression of several
+    columns does not find its table by itself."""
+    index.info["only_dialect"] = "postgresql"
+    table.append_constraint(index.ddl_if(dialect="postgresql"))
+    return index
 
 
 class UtcDateTime(TypeDecorator):
@@ -165,7 +179,19 @@ prompt_requests = Table(
     Column("source", String(16), nullable=False, server_default="generation"),
     Index("ix_prompt_requests_user_created", "user_id", "created_at", "id"),
     Index("ix_prompt_requests_user_style_created", "user_id", "style", "created_at", "id"),
+    # the iterations of a record, for ON DELETE SET NULL (only iterations have a parent)
+    Index("ix_prompt_requests_parent", "parent_id", postgresql_where=text("parent_id IS NOT NULL"),
+          sqlite_where=text("parent_id IS NOT NULL")),
 )
+
+# What history search looks in, as one text (migration 0014): the original and the improved
+# prompt, each lowered, joined by U+0001. Words found in it that do not hold U+0001 lie within one
+# of the two, so on PostgreSQL the search asks this text alone, and its trigram index answers.
+HISTORY_SEARCH_SEPARATOR = "\x01"
+history_search_text = (func.lower(prompt_requests.c.original_prompt).concat(literal_column("E'\\x01'"))
+                       .concat(func.lower(func.coalesce(prompt_requests.c.generated_prompt, literal_column("''")))))
+postgresql_only(prompt_requests, Index("ix_prompt_requests_search_trgm", history_search_text.label("search_text"),
+                                       postgresql_using="gin", postgresql_ops={"search_text": "gin_trgm_ops"}))
 
 # The quota ledger: one row per unit spent against a user's daily limit (SPEC §6.5). Pending while
 # its spender runs, kept when it succeeded; a released unit is deleted. ``source_kind`` and
@@ -181,8 +207,9 @@ quota_units = Table(
     Column("source_id", Id),
     # The team whose pool the unit was drawn from (SPEC §14); NULL: the user's own limit.
     Column("team_id", Id, ForeignKey("teams.id", ondelete="CASCADE")),
-    # The usage query: a user's newest units since the window start, read from the index alone.
-    Index("ix_quota_units_user_created", "user_id", "created_at", "status"),
+    # The usage queries: a user's newest units since the window start, personal (team_id IS NULL)
+    # or drawn from one team's pool, read from the index alone (migration 0014).
+    Index("ix_quota_units_user_team_created", "user_id", "team_id", "created_at", "status"),
     Index("ix_quota_units_team_created", "team_id", "created_at", "status"),
 )
 

@@ -64,9 +64,11 @@ HTTP_SLUGS = {
     406: "not_acceptable",
     409: "conflict",
     413: "payload_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
     422: "validation_error",
     429: "rate_limited",
+    431: "request_header_fields_too_large",
     500: "internal_error",
     503: "service_unavailable",
 }
@@ -96,16 +98,38 @@ def error_body(status: int, slug: str, message: str, errors: dict[str, Any] | No
     return body
 
 
+# POST /auth/token documents its 400, 429 and 503 in RFC 6749's form (§5.2: error,
+# error_description); errors raised before its view runs answer in that form too: the per-IP
+# sign-in limit's 429 (Flask-Limiter) and a body the server cannot read (400).
+TOKEN_ENDPOINT = "auth.Token"
+OAUTH_SLUGS = {400: "invalid_request", 429: "rate_limited", 503: "temporarily_unavailable"}
+
+
+def _oauth_error_response(status: int, message: str, error: Any):
+    limit = getattr(getattr(error, "limit", None), "limit", None)  # Flask-Limiter's RateLimitExceeded
+    if limit is not None:
+        message = (f"Too many sign-in attempts from this address (at most {limit}). "
+                   "Try again after the seconds in Retry-After.")
+    response = jsonify({"error": OAUTH_SLUGS[status], "error_description": message})
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
 def core_error_response(error: core.PromptcoreError):
     status, slug = lookup(error)
-    errors = getattr(error, "errors", None)
-    body = error_body(status, slug, error.message, errors)
-    quota = getattr(error, "quota", None)
-    if quota is not None:
-        body["quota"] = {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in quota.to_dict().items()}
-        body["upgrade_url"] = upgrade_url()
-    response = jsonify(body)
-    response.status_code = status
+    if status in OAUTH_SLUGS and request.endpoint == TOKEN_ENDPOINT:  # e.g. the database is down: 503
+        response = _oauth_error_response(status, error.message, error)
+    else:
+        errors = getattr(error, "errors", None)
+        body = error_body(status, slug, error.message, errors)
+        quota = getattr(error, "quota", None)
+        if quota is not None:
+            body["quota"] = {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in quota.to_dict().items()}
+            body["upgrade_url"] = upgrade_url()
+        response = jsonify(body)
+        response.status_code = status
     retry_after = getattr(error, "retry_after", None)
     if retry_after:
         response.headers["Retry-After"] = str(retry_after)
@@ -152,8 +176,11 @@ def http_error_response(error: HTTPException):
         message = "Something went wrong on our side. Try again in a moment."
     else:
         message = data.get("message") or error.description or HTTPStatus(status).phrase
-    response = jsonify(error_body(status, slug, message, errors))
-    response.status_code = status
+    if status in OAUTH_SLUGS and request.endpoint == TOKEN_ENDPOINT:
+        response = _oauth_error_response(status, message, error)
+    else:
+        response = jsonify(error_body(status, slug, message, errors))
+        response.status_code = status
     for key, value in (error.get_headers() if hasattr(error, "get_headers") else []):
         if key.lower() not in ("content-type", "content-length"):
             response.headers[key] = value

@@ -161,6 +161,8 @@ def test_the_key_pages_at_phone_width_in_both_languages_and_themes(browser, site
 
 
 def check(page, lang: str, theme: str, name: str, problems: list[str]) -> None:
+    # a form's answer is in the DOM before its stylesheet has loaded on a busy machine: measure the laid-out page
+    page.wait_for_load_state("load")
     assert page.locator("html").get_attribute("lang") == lang
     assert page.locator("html").get_attribute("data-theme") == theme
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")

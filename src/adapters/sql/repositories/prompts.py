@@ -130,8 +130,13 @@ class SqlPromptRepository(PromptRepository):
             stmt = stmt.where(pr.c.style == style)
         if query:
             pattern = "%" + escape_like(query.lower()) + "%"
-            stmt = stmt.where(or_(lower(self._c, pr.c.original_prompt).like(pattern, escape="\\"),
-                                  lower(self._c, pr.c.generated_prompt).like(pattern, escape="\\")))
+            if self._c.dialect.name == "postgresql" and t.HISTORY_SEARCH_SEPARATOR not in pattern:
+                # Both texts as one, joined by a character the words do not hold: a match in it is
+                # a match in one of the two, and the trigram index of migration 0014 answers it.
+                stmt = stmt.where(t.history_search_text.like(pattern, escape="\\"))
+            else:  # SQLite has no trigram index
+                stmt = stmt.where(or_(lower(self._c, pr.c.original_prompt).like(pattern, escape="\\"),
+                                      lower(self._c, pr.c.generated_prompt).like(pattern, escape="\\")))
         if cursor is not None:
             created, rid = cursor
             stmt = stmt.where(or_(pr.c.created_at < created, and_(pr.c.created_at == created, pr.c.id < rid)))
