@@ -160,10 +160,11 @@ def _team_page(team_id: int, status: int = 200, *, errors: list[str] | None = No
         is_me = member.user_id == actor.user_id
         roles = [r for r in TeamRole if r is member.role or may_change_role(mine, member.role, r)]
         rows.append({"member": member, "is_me": is_me, "roles": roles if len(roles) > 1 else [],
-                     "removable": not is_me and may_remove(mine, member.role)})
+                     "removable": not is_me and may_remove(mine, member.role),
+                     "cappable": may_set_cap(mine, member.role)})
     return render_template(
         "team.html", view=view, team=view.team, role=mine, rows=rows, invitations=invitations,
-        may_rename=may_rename_team(mine), may_delete=may_delete_team(mine), may_cap=may_set_cap(mine),
+        may_rename=may_rename_team(mine), may_delete=may_delete_team(mine),
         can_invite=can_invite, may_manage_invitation=lambda invitation: may_invite(mine, invitation.role),
         errors=errors or [], cap_errors=cap_errors or {}, cap_max=CAP_MAX, name_max=NAME_MAX,
         usage=_usage_today(actor, team_id), **team_page_context(team_id, mine, members),

@@ -414,3 +414,16 @@ def test_a_refine_without_javascript_draws_from_the_workspace_its_result_was_sho
 
 def records_ids(container, ids, email: str) -> list[int]:
     return [r.id for r in container.prompts().history(Actor(ids[email]), 100)[0]]
+
+
+def test_an_admin_sees_the_cap_form_on_members_only_and_an_owner_on_everyone(site):
+    app, container, ids = site
+    owner, bob, team_id = with_team(app, container, ids)
+    container.teams().change_role(actor(container, ids, OWNER), team_id, ids[BOB], "admin")
+    carol = signed_in_client(app, CAROL)
+    join(owner, carol, container, team_id, CAROL)
+    action = f"/teams/{team_id}/members/{{}}/cap"
+    as_admin, as_owner = text(bob.get(f"/teams/{team_id}")), text(owner.get(f"/teams/{team_id}"))
+    assert action.format(ids[CAROL]) in as_admin and action.format(ids[BOB]) in as_admin
+    assert action.format(ids[OWNER]) not in as_admin  # only owners cap owners
+    assert all(action.format(ids[who]) in as_owner for who in (OWNER, BOB, CAROL))
