@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..domain.access import Actor, require_library, require_library_item, settle
+from ..domain.access import Actor, require_library, require_library_item
 from ..domain.custom_styles import (
     STYLE_DESCRIPTION_MAX,
     STYLE_TITLE_MAX,
@@ -24,6 +24,7 @@ from ..domain.errors import LimitReached, NotFound, ValidationFailed, gather
 from ..domain.prompts import Style
 from ..domain.templates import clean_description, clean_title
 from ..ports import Clock, UnitOfWork
+from ._units import open_unit
 
 __all__ = ["CustomStyles"]
 
@@ -47,11 +48,6 @@ class CustomStyles:
         self._clock = clock
         self._per_owner = per_owner
 
-
-    def _open(self, actor: Actor) -> UnitOfWork:
-        """A unit of work for the actor's request, their memberships read first (access.settle)."""
-        settle(actor)
-        return self._uow()
     @staticmethod
     def _load(uow: UnitOfWork, actor: Actor, style_id: Any, change: bool = False) -> CustomStyle:
         style = uow.custom_styles.get(style_id) if isinstance(style_id, int) else None
@@ -64,19 +60,19 @@ class CustomStyles:
 
     def list(self, actor: Actor, team_id: int | None = None) -> list[CustomStyle]:
         owner_id, team_id = self._library(actor, team_id)
-        with self._open(actor) as uow:
+        with open_unit(self._uow, actor) as uow:
             return uow.custom_styles.list(owner_id, team_id=team_id)
 
     def usable(self, actor: Actor) -> list[CustomStyle]:
         """Every style the actor may generate with: their own, then each of their teams'."""
-        with self._open(actor) as uow:
+        with open_unit(self._uow, actor) as uow:
             found = uow.custom_styles.list(actor.user_id)
             for team_id in sorted(actor.teams):
                 found += uow.custom_styles.list(None, team_id=team_id)
         return found
 
     def get(self, actor: Actor, style_id: int) -> CustomStyle:
-        with self._open(actor) as uow:
+        with open_unit(self._uow, actor) as uow:
             return self._load(uow, actor, style_id)
 
     def style_for(self, actor: Actor, slug: Any) -> Style | None:
@@ -97,7 +93,7 @@ class CustomStyles:
                     "instructions": lambda: clean_instructions(instructions)})
         style = CustomStyle(owner_id=owner_id, title=v["title"], description=v["description"],
                             instructions=v["instructions"], team_id=team_id, author_id=actor.user_id)
-        with self._open(actor) as uow:
+        with open_unit(self._uow, actor) as uow:
             if uow.custom_styles.count(owner_id, team_id=team_id) >= self._per_owner:
                 raise LimitReached(f"You can have at most {self._per_owner} styles; delete some first.")
             style.created_at = style.updated_at = self._clock.now()
@@ -112,7 +108,7 @@ class CustomStyles:
             ("description", description, lambda: _description(description)),
             ("instructions", instructions, lambda: clean_instructions(instructions)),
         ) if given is not None}
-        with self._open(actor) as uow:
+        with open_unit(self._uow, actor) as uow:
             style = self._load(uow, actor, style_id, change=True)  # before the fields: a stranger gets 404
             v = gather(checks)
             style.title = v.get("title", style.title)
@@ -124,7 +120,7 @@ class CustomStyles:
         return style
 
     def delete(self, actor: Actor, style_id: int) -> None:
-        with self._open(actor) as uow:
+        with open_unit(self._uow, actor) as uow:
             self._load(uow, actor, style_id, change=True)
             uow.custom_styles.delete(style_id)
             uow.commit()

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..domain.access import Actor, require_member, require_read, settle
+from ..domain.access import Actor, require_member, require_read
 from ..domain.errors import Forbidden, NotFound, ValidationFailed
 from ..domain.prompts import PromptRecord, RecordStatus
 from ..domain.teams import SharedRecord, may_edit_shared
 from ..ports import Clock, UnitOfWork
+from ._units import open_unit
 from .history import HISTORY_MAX_PAGE, NOT_FOUND, decode_cursor, encode_position
 
 __all__ = ["SharedRecords"]
@@ -35,11 +36,6 @@ class SharedRecords:
         self._uow = uow
         self._clock = clock
 
-
-    def _open(self, actor: Actor) -> UnitOfWork:
-        """A unit of work for the actor's request, their memberships read first (access.settle)."""
-        settle(actor)
-        return self._uow()
     @staticmethod
     def _own(uow: UnitOfWork, actor: Actor, record_id: Any) -> PromptRecord:
         record = uow.prompts.get(actor.user_id, record_id) if isinstance(record_id, int) else None
@@ -49,14 +45,14 @@ class SharedRecords:
 
     def of_record(self, actor: Actor, record_id: int) -> SharedRecord | None:
         """Where one of the actor's records is shared, or None while it is private."""
-        with self._open(actor) as uow:
+        with open_unit(self._uow, actor) as uow:
             self._own(uow, actor, record_id)
             return uow.shared_records.team_of(record_id)
 
     def share(self, actor: Actor, record_id: int, team_id: Any) -> SharedRecord:
         """Share one of the actor's finished records with one of their teams (moving it from another
         team if it was shared there). Sharing it again with the same team changes nothing."""
-        with self._open(actor) as uow:
+        with open_unit(self._uow, actor) as uow:
             record = self._own(uow, actor, record_id)
             require_member(actor, _id(team_id, "team_id"))
             if record.status is not RecordStatus.SUCCEEDED or not (record.generated_prompt or "").strip():
@@ -72,7 +68,7 @@ class SharedRecords:
 
     def unshare(self, actor: Actor, record_id: int) -> None:
         """The author takes their record back from the team (it becomes private)."""
-        with self._open(actor) as uow:
+        with open_unit(self._uow, actor) as uow:
             self._own(uow, actor, record_id)
             if not uow.shared_records.unshare(record_id):
                 raise NotFound("This prompt is not shared.")
@@ -85,14 +81,14 @@ class SharedRecords:
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= HISTORY_MAX_PAGE:
             raise ValidationFailed.on("limit", f"Choose between 1 and {HISTORY_MAX_PAGE}.")
         position = decode_cursor(cursor) if cursor else None
-        with self._open(actor) as uow:
+        with open_unit(self._uow, actor) as uow:
             rows = uow.shared_records.feed(team_id, limit + 1, position)
         last = rows[limit - 1] if len(rows) > limit else None
         return rows[:limit], (encode_position(last.shared_at, last.record_id) if last else None)
 
     def get(self, actor: Actor, team_id: int, record_id: int) -> SharedRecord:
         require_member(actor, team_id)
-        with self._open(actor) as uow:
+        with open_unit(self._uow, actor) as uow:
             found = uow.shared_records.get(team_id, record_id) if isinstance(record_id, int) else None
         if found is None:
             raise NotFound(_NOT_SHARED)
@@ -101,7 +97,7 @@ class SharedRecords:
     def remove(self, actor: Actor, team_id: int, record_id: int) -> None:
         """Take a record out of the team's feed: its author, or the team's owners and admins."""
         role = require_member(actor, team_id)
-        with self._open(actor) as uow:
+        with open_unit(self._uow, actor) as uow:
             found = uow.shared_records.get(team_id, record_id) if isinstance(record_id, int) else None
             if found is None:
                 raise NotFound(_NOT_SHARED)

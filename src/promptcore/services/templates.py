@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..domain.access import Actor, require_library, require_library_item, require_read, settle
+from ..domain.access import Actor, require_library, require_library_item, require_read
 from ..domain.errors import Forbidden, LimitReached, NotFound, TitleTaken, ValidationFailed, gather
 from ..domain.prompts import RecordStatus
 from ..domain.quota import QuotaStatus
@@ -31,6 +31,7 @@ from ..domain.templates import (
     render,
 )
 from ..ports import Clock, UnitOfWork
+from ._units import open_unit
 from .history import decode_cursor, encode_position
 from .improvement import Prompts
 
@@ -85,11 +86,6 @@ class Templates:
 
     # -- the one access check ----------------------------------------------------------------
 
-
-    def _open(self, actor: Actor) -> UnitOfWork:
-        """A unit of work for the actor's request, their memberships read first (access.settle)."""
-        settle(actor)
-        return self._uow()
     @staticmethod
     def _load(uow: UnitOfWork, actor: Actor, template_id: Any, change: bool = False) -> Template:
         template = uow.templates.get(template_id) if isinstance(template_id, int) else None
@@ -115,7 +111,7 @@ class Templates:
         position = decode_cursor(cursor) if cursor else None
         query = query.strip() if isinstance(query, str) else None
         tag = " ".join(tag.split()).lower() if isinstance(tag, str) and tag.strip() else None
-        with self._open(actor) as uow:
+        with open_unit(self._uow, actor) as uow:
             rows = uow.templates.search(owner_id, query or None, tag, favourite, limit + 1, position, team_id=team_id)
         last = rows[limit - 1] if len(rows) > limit else None
         next_cursor = encode_position(last.updated_at, last.id) if last and last.updated_at and last.id else None
@@ -123,20 +119,20 @@ class Templates:
 
     def tags(self, actor: Actor, team_id: int | None = None) -> dict[str, int]:
         owner_id, team_id = self._library(actor, team_id)
-        with self._open(actor) as uow:
+        with open_unit(self._uow, actor) as uow:
             return uow.templates.tags(owner_id, team_id=team_id)
 
     def get(self, actor: Actor, template_id: int) -> Template:
-        with self._open(actor) as uow:
+        with open_unit(self._uow, actor) as uow:
             return self._load(uow, actor, template_id)
 
     def versions(self, actor: Actor, template_id: int) -> list[TemplateVersion]:
-        with self._open(actor) as uow:
+        with open_unit(self._uow, actor) as uow:
             self._load(uow, actor, template_id)
             return uow.templates.versions(template_id)
 
     def version(self, actor: Actor, template_id: int, number: Any) -> TemplateVersion:
-        with self._open(actor) as uow:
+        with open_unit(self._uow, actor) as uow:
             self._load(uow, actor, template_id)
             return self._version(uow, template_id, number)
 
@@ -151,14 +147,14 @@ class Templates:
 
     def diff(self, actor: Actor, template_id: int, old: Any, new: Any) -> list[DiffLine]:
         """The line diff from version ``old`` to version ``new``."""
-        with self._open(actor) as uow:
+        with open_unit(self._uow, actor) as uow:
             self._load(uow, actor, template_id)
             before = self._version(uow, template_id, old, "from")
             after = self._version(uow, template_id, new, "to")
         return diff_lines(before.body, after.body)
 
     def render(self, actor: Actor, template_id: int, values: Any, version: Any = None) -> str:
-        with self._open(actor) as uow:
+        with open_unit(self._uow, actor) as uow:
             template = self._load(uow, actor, template_id)
             body = template.body if version is None else self._version(uow, template_id, version).body
         return render(body, values)
@@ -183,7 +179,7 @@ class Templates:
                     "favourite": lambda: _flag(favourite)})
         template = Template(title=v["title"], body=v["body"], owner_id=owner_id, description=v["description"],
                             tags=v["tags"], favourite=v["favourite"], team_id=team_id, author_id=actor.user_id)
-        with self._open(actor) as uow:
+        with open_unit(self._uow, actor) as uow:
             self._check_room(uow, owner_id, team_id)
             template.created_at = template.updated_at = self._clock.now()
             uow.templates.add(template, actor.user_id)
@@ -203,7 +199,7 @@ class Templates:
             ("tags", tags, lambda: clean_tags(tags)),
             ("favourite", favourite, lambda: _flag(favourite)),
         ) if given is not None}
-        with self._open(actor) as uow:
+        with open_unit(self._uow, actor) as uow:
             # the access check first: a stranger learns nothing, even from bad fields
             template = self._load(uow, actor, template_id, change=True)
             v = gather(checks)
@@ -228,7 +224,7 @@ class Templates:
 
     def restore(self, actor: Actor, template_id: int, number: Any) -> Template:
         """Make an old version the latest again, as a new version (history is never rewritten)."""
-        with self._open(actor) as uow:
+        with open_unit(self._uow, actor) as uow:
             template = self._load(uow, actor, template_id, change=True)
             old = self._version(uow, template_id, number)
             now = self._clock.now()
@@ -239,7 +235,7 @@ class Templates:
         return template
 
     def delete(self, actor: Actor, template_id: int) -> None:
-        with self._open(actor) as uow:
+        with open_unit(self._uow, actor) as uow:
             self._load(uow, actor, template_id, change=True)
             uow.templates.delete(template_id)
             uow.commit()
@@ -248,7 +244,7 @@ class Templates:
         """A copy of a template the actor may read (a quick template, their own, their team's) in
         their library or in one of their teams' (``team_id``); the title gets " (2)" and so on when
         taken."""
-        with self._open(actor) as uow:
+        with open_unit(self._uow, actor) as uow:
             source = self._load(uow, actor, template_id)
         library = self._library(actor, team_id)
         wanted = clean_title(title) if title is not None else source.title
@@ -259,7 +255,7 @@ class Templates:
         """A template made from a history record's improved prompt (SPEC §13.1), in the actor's
         library or in one of their teams' (``team_id``)."""
         library = self._library(actor, team_id)
-        with self._open(actor) as uow:
+        with open_unit(self._uow, actor) as uow:
             record = uow.prompts.get(actor.user_id, record_id) if isinstance(record_id, int) else None
         require_read(actor, record.user_id if record is not None else None, "Record not found.")
         assert record is not None
@@ -273,7 +269,7 @@ class Templates:
                   description: str, tags: tuple[str, ...], note: str) -> Template:
         owner_id, team_id = library
         for _ in range(5):  # a title taken between our look and our insert: look again
-            with self._open(actor) as uow:
+            with open_unit(self._uow, actor) as uow:
                 self._check_room(uow, owner_id, team_id)
                 now = self._clock.now()
                 taken = set(uow.templates.titles(owner_id, team_id=team_id))
@@ -295,7 +291,7 @@ class Templates:
         """Rewrite the latest body keeping exactly its variables (one quota unit, from the pool of
         ``team_id`` when given; one retry, then 422 variables_changed). The template itself does not
         change."""
-        with self._open(actor) as uow:
+        with open_unit(self._uow, actor) as uow:
             template = self._load(uow, actor, template_id)
         names = template.variables
         generated = self._prompts.improve_keeping(actor, template.body, style, model, tuple(names), team_id)

@@ -127,6 +127,34 @@
     try { return { name: name, data: data ? JSON.parse(data) : {} }; } catch (e) { return null; }
   }
 
+  /* Reads a text/event-stream response and calls onEvent({name, data}) for every event whose data
+     is JSON; the promise settles when the stream ends (or fails). Shared with compare.js. */
+  function readEvents(response, onEvent) {
+    var reader = response.body.getReader();
+    var decoder = new TextDecoder();
+    var buffer = "";
+    function deliver(chunk) {
+      var evt = parseEvent(chunk);
+      if (evt) onEvent(evt);
+    }
+    function pump() {
+      return reader.read().then(function (step) {
+        if (step.done) {
+          if (buffer.trim()) deliver(buffer);
+          return;
+        }
+        buffer += decoder.decode(step.value, { stream: true });
+        var parts = buffer.split("\n\n");
+        buffer = parts.pop();
+        parts.forEach(deliver);
+        return pump();
+      });
+    }
+    return pump();
+  }
+  window.promptcore = window.promptcore || {};
+  window.promptcore.readEvents = readEvents;
+
   function startStream(form, submitter) {
     var data = submitter ? new FormData(form, submitter) : new FormData(form);
     /* A refinement draws from the workspace shown in the switcher, as the main form does. */
@@ -151,7 +179,6 @@
     }
 
     function handle(evt) {
-      if (!evt) return;
       if (evt.name === "delta") {
         if (!output) showStreaming();
         output.textContent += evt.data.text || "";
@@ -187,24 +214,7 @@
         });
       }
       showStreaming();
-      var reader = response.body.getReader();
-      var decoder = new TextDecoder();
-      var buffer = "";
-      function pump() {
-        return reader.read().then(function (step) {
-          if (step.done) {
-            if (buffer.trim()) handle(parseEvent(buffer));
-            if (!finished) fail();
-            return;
-          }
-          buffer += decoder.decode(step.value, { stream: true });
-          var parts = buffer.split("\n\n");
-          buffer = parts.pop();
-          parts.forEach(function (part) { handle(parseEvent(part)); });
-          return pump();
-        });
-      }
-      return pump();
+      return readEvents(response, handle).then(function () { if (!finished) fail(); });
     }).catch(function () {
       if (!finished) fail();
     }).then(function () { setBusy(false); });

@@ -1,11 +1,13 @@
 /* Try it (SPEC §15.3): post the form to the streaming endpoint and fill both columns as the model
    writes (events "a" and "b"), then show the rendered result ("done") or the error. Without this
-   file the form posts normally and the page shows both answers when they are done. */
+   file (or app.js) the form posts normally and the page shows both answers when they are done. */
 (function () {
   "use strict";
   var form = document.getElementById("compare-form");
   var columns = document.getElementById("compare-columns");
-  if (!form || !columns || !window.fetch || !window.TextDecoder || !window.ReadableStream) return;
+  /* The stream reader comes from app.js, which base.html loads (deferred) before this file. */
+  var readEvents = window.promptcore && window.promptcore.readEvents;
+  if (!form || !columns || !readEvents || !window.fetch || !window.TextDecoder || !window.ReadableStream) return;
   var body = document.body;
   var button = document.getElementById("compare-run");
   var problem = document.getElementById("compare-error");
@@ -14,15 +16,6 @@
   function say(text) {
     var live = document.getElementById("live");
     if (live) { live.textContent = ""; window.setTimeout(function () { live.textContent = text; }, 30); }
-  }
-
-  function parseEvent(chunk) {
-    var name = "message", data = "";
-    chunk.split("\n").forEach(function (line) {
-      if (line.indexOf("event:") === 0) name = line.slice(6).trim();
-      else if (line.indexOf("data:") === 0) data += line.slice(5).trim();
-    });
-    try { return { name: name, data: data ? JSON.parse(data) : {} }; } catch (e) { return null; }
   }
 
   function clearErrors() {
@@ -80,7 +73,6 @@
     }
 
     function handle(evt) {
-      if (!evt) return;
       if (evt.name === "a" || evt.name === "b") {
         outputs[evt.name].textContent += evt.data.text || "";
       } else if (evt.name === "done") {
@@ -111,24 +103,7 @@
           if (!shown) showError("_form", err.message || body.getAttribute("data-failed"));
         });
       }
-      var reader = response.body.getReader();
-      var decoder = new TextDecoder();
-      var buffer = "";
-      function pump() {
-        return reader.read().then(function (step) {
-          if (step.done) {
-            if (buffer.trim()) handle(parseEvent(buffer));
-            if (!finished) fail();
-            return;
-          }
-          buffer += decoder.decode(step.value, { stream: true });
-          var parts = buffer.split("\n\n");
-          buffer = parts.pop();
-          parts.forEach(function (part) { handle(parseEvent(part)); });
-          return pump();
-        });
-      }
-      return pump();
+      return readEvents(response, handle).then(function () { if (!finished) fail(); });
     }).catch(function () {
       if (!finished) fail();
     }).then(function () {
