@@ -8,6 +8,7 @@ from adapters.clock import SystemClock
 from adapters.mail import JinjaMailTemplates, MailboxMailer, SmtpMailer
 from adapters.security import Argon2PasswordHasher, ItsdangerousTokenCodec, JwtAccessTokenCodec
 from adapters.sql.engine import build_engine
+from adapters.sql.generation import generation_steps
 from adapters.sql.uow import SqlUnitOfWork
 from promptcore.domain.quota import QuotaPolicy, QuotaWindow
 from promptcore.services.accounts import Accounts
@@ -117,6 +118,10 @@ class Container(containers.DeclarativeContainer):
     uow = providers.Factory(SqlUnitOfWork, engine=engine)
     # Units that only read: on SQLite a deferred transaction, no write lock (engine.mark_read_only).
     read_uow = providers.Factory(SqlUnitOfWork, engine=engine, read_only=True)
+    # Units of one read (the credential check of every request): on PostgreSQL outside a transaction.
+    lookup_uow = providers.Factory(SqlUnitOfWork, engine=engine, single_statement=True)
+    # A generation's reservation and outcome in one round trip each, where the database can (PostgreSQL).
+    steps = providers.ThreadSafeSingleton(generation_steps, engine=engine)
 
     hasher = providers.ThreadSafeSingleton(Argon2PasswordHasher)
     access_tokens = providers.ThreadSafeSingleton(JwtAccessTokenCodec, secret=settings.provided.secret_key,
@@ -152,6 +157,7 @@ class Container(containers.DeclarativeContainer):
         default_limit=settings.provided.daily_limit,
         on_exceeded=_count_quota_rejection,
         notices=limit_notices,
+        steps=steps,
     )
     history = providers.ThreadSafeSingleton(History, uow=uow.provider, clock=clock, quota=quota)
 
@@ -167,6 +173,7 @@ class Container(containers.DeclarativeContainer):
         max_chars=settings.provided.max_prompt_chars,
         history=history,
         custom_styles=custom_styles,
+        steps=steps,
     )
     templates = providers.ThreadSafeSingleton(Templates, uow=uow.provider, clock=clock, prompts=prompts)
     compare = providers.ThreadSafeSingleton(Compare, uow=uow.provider, answerer=answerer, quota=quota, clock=clock,
@@ -207,6 +214,7 @@ class Container(containers.DeclarativeContainer):
     accounts = providers.ThreadSafeSingleton(
         Accounts,
         uow=uow.provider,
+        lookup_uow=lookup_uow.provider,
         hasher=hasher,
         access_tokens=access_tokens,
         signed_tokens=signed_tokens,

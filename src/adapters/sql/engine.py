@@ -15,10 +15,23 @@ def mark_read_only(conn: Connection) -> Connection:
     """Mark a connection, before its first statement, as one whose transactions only read.
 
     SQLite then begins a deferred transaction (``BEGIN``, no write lock: with WAL a reader never
-    blocks a writer) with ``PRAGMA query_only`` on, PostgreSQL a ``READ ONLY`` transaction; on
-    both a write in it fails at once instead of taking a lock.
+    blocks a writer) with ``PRAGMA query_only`` on, PostgreSQL a ``READ ONLY`` transaction (said
+    in its ``BEGIN``, no round trip of its own); on both a write in it fails at once instead of
+    taking a lock.
     """
+    if conn.dialect.name == "postgresql":
+        return conn.execution_options(**{READ_ONLY: True}, postgresql_readonly=True)
     return conn.execution_options(**{READ_ONLY: True})
+
+
+def mark_single_statement(conn: Connection) -> Connection:
+    """Mark a connection whose use is one statement, before that statement: on PostgreSQL it then
+    runs outside any transaction (autocommit: the statement is its own transaction, so no BEGIN
+    and no ROLLBACK travel to the server). SQLite is unchanged (its transactions cost no round
+    trips)."""
+    if conn.dialect.name == "postgresql":
+        return conn.execution_options(isolation_level="AUTOCOMMIT")
+    return conn
 
 
 def build_engine(url: str, pool_size: int = 20, echo: bool = False) -> Engine:
@@ -27,8 +40,11 @@ def build_engine(url: str, pool_size: int = 20, echo: bool = False) -> Engine:
     SQLite: every transaction starts with ``BEGIN IMMEDIATE`` so read-then-write use cases
     (quota reservation, token rotation) are serialised across threads and processes; WAL
     lets readers proceed meanwhile. A connection marked with ``mark_read_only`` begins a deferred
-    transaction instead, which takes no write lock. PostgreSQL: psycopg 3 with pre-ping so
-    the pool recovers by itself after a server restart.
+    transaction instead, which takes no write lock. PostgreSQL: psycopg 3 without a pre-ping (a
+    round trip on every checkout): a connection found dead when used raises, the unit of work
+    answers ServiceUnavailable (503), and SQLAlchemy then invalidates the whole pool, so every
+    connection older than the failure is replaced on its next checkout and the pool recovers by
+    itself after a server restart (tests/integration/test_faults.py).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -66,16 +82,9 @@ def build_engine(url: str, pool_size: int = 20, echo: bool = False) -> Engine:
     engine = create_engine(
         parsed,
         echo=echo,
-        pool_pre_ping=True,
         pool_size=pool_size,
         max_overflow=max(2, pool_size // 4),
         pool_timeout=10,
         connect_args={"connect_timeout": 5},
     )
-
-    @event.listens_for(engine, "begin")
-    def _on_begin_postgres(conn):  # pragma: no cover - exercised by every PostgreSQL test
-        if conn.get_execution_options().get(READ_ONLY):
-            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-
     return engine

@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from promptcore.domain.errors import ServiceUnavailable
 from promptcore.ports import UnitOfWork
 
-from .engine import mark_read_only
+from .engine import mark_read_only, mark_single_statement
 from .repositories import (
     SqlApiKeyRepository,
     SqlBillingEventRepository,
@@ -36,30 +36,35 @@ from .repositories import (
 )
 
 
-def _is_outage(exc: BaseException) -> bool:
+def is_outage(exc: BaseException) -> bool:
     if isinstance(exc, (OperationalError, InterfaceError)):
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 class SqlUnitOfWork(UnitOfWork):
-    """``read_only=True``: a unit that only reads (see engine.mark_read_only); it cannot commit."""
+    """``read_only=True``: a unit that only reads (see engine.mark_read_only); it cannot commit.
+    ``single_statement=True`` (read-only too): a unit that runs one statement, outside any
+    transaction on PostgreSQL (engine.mark_single_statement), one round trip in all."""
 
-    def __init__(self, engine: Engine, read_only: bool = False) -> None:
+    def __init__(self, engine: Engine, read_only: bool = False, single_statement: bool = False) -> None:
         self._engine = engine
         self._conn: Connection | None = None
         self._committed = False
-        self.read_only = read_only
+        self.read_only = read_only or single_statement
+        self._single = single_statement
 
     def _connect(self) -> Connection:
         conn = self._engine.connect()
+        if self._single and conn.dialect.name == "postgresql":
+            return mark_single_statement(conn)
         return mark_read_only(conn) if self.read_only else conn
 
     def __enter__(self) -> "SqlUnitOfWork":
         try:
             conn = self._connect()
         except DBAPIError as exc:
-            if _is_outage(exc):
+            if is_outage(exc):
                 raise ServiceUnavailable() from exc
             raise
         self._conn = conn
@@ -97,7 +102,7 @@ class SqlUnitOfWork(UnitOfWork):
             pass
         finally:
             conn.close()
-        if exc is not None and isinstance(exc, DBAPIError) and _is_outage(exc):
+        if exc is not None and isinstance(exc, DBAPIError) and is_outage(exc):
             raise ServiceUnavailable() from exc
 
     def commit(self) -> None:
@@ -107,7 +112,7 @@ class SqlUnitOfWork(UnitOfWork):
         try:
             self._conn.commit()
         except DBAPIError as exc:
-            if _is_outage(exc):
+            if is_outage(exc):
                 raise ServiceUnavailable() from exc
             raise
 

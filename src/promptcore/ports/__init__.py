@@ -31,7 +31,7 @@ from .library import CustomStyleRepository, TemplateRepository
 from .mail import Mailer, MailMessage, MailRequest, MailRequestRepository, MailTemplates, Outbox, OutboxItem
 from .notifications import NotificationRepository
 from .prompts import HistoryPage, PromptImprover, PromptRepository, StyleRepository
-from .quota import QuotaLedger
+from .quota import GenerationSteps, QuotaLedger, Reserved
 from .sharing import SharedRecordRepository
 from .teams import InvitationRepository, TeamRepository
 from .uow import UnitOfWork
@@ -66,6 +66,8 @@ __all__ = [
     "ProviderPayment",
     "ProviderRefund",
     "QuotaLedger",
+    "Reserved",
+    "GenerationSteps",
     "RefreshTokenRepository",
     "RefreshTokenRow",
     "RefundRecord",

@@ -10,8 +10,10 @@ had one.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from datetime import datetime
 
+from ..domain.prompts import PromptRecord
 from ..domain.quota import UnitSource
 
 
@@ -44,3 +46,37 @@ class QuotaLedger(ABC):
     @abstractmethod
     def pool_by_member(self, team_id: int, since: datetime, stale_before: datetime) -> dict[int, int]:
         """user id → the counted units each member drew from the team's pool since ``since``."""
+
+
+@dataclass(frozen=True)
+class Reserved:
+    """A generation's unit and pending record written in one step, and the usage it was counted
+    against: ``limit``, and ``used``/``oldest`` as ``QuotaLedger.usage`` answers them before it."""
+
+    limit: int
+    used: int
+    oldest: datetime | None
+    record_id: int
+    unit_id: int
+
+
+class GenerationSteps(ABC):
+    """A generation's two writes, each as one step the database runs by itself — where a database
+    can (PostgreSQL: migration 0015's functions, one round trip each). ``Quota.reserve`` and
+    ``Prompts._finish`` stay the rule; these are the same rule, run in one step."""
+
+    @abstractmethod
+    def reserve(self, user_id: int, team_id: int | None, record: PromptRecord, now: datetime, since: datetime,
+                stale_before: datetime, default_limit: int) -> Reserved | None:
+        """Under the user's row lock (and the team's after it, with ``team_id``): when the account
+        is active and confirmed and the unit is safely within the limit — the personal limit with
+        at least two units left (the unit that reaches it, and its limit e-mail, go through
+        ``Quota.reserve``), or the team's pool with a unit left, the member's cap too — write the
+        pending ``record`` (created ``now``) and its unit, and answer them. Otherwise write nothing
+        and answer None: the caller takes ``Quota.reserve``, which decides again and raises."""
+
+    @abstractmethod
+    def finish(self, record: PromptRecord, unit_id: int) -> None:
+        """The record's outcome (its answer; only its status when it was deleted meanwhile) and
+        its unit's: kept, with the day's usage counter for its style, when the record succeeded;
+        released otherwise."""

@@ -76,8 +76,11 @@ class Accounts:
         models: tuple[str, ...] = (),
         team_has_paid_plan: Callable[[UnitOfWork, int], bool] | None = None,
         team_has_pending_payment: Callable[[UnitOfWork, int], bool] | None = None,
+        lookup_uow: Callable[[], UnitOfWork] | None = None,
     ) -> None:
         self._uow = uow
+        # For the one read that checks a credential on every request (one statement; see the container).
+        self._lookup = lookup_uow or uow
         self._hasher = hasher
         self._access = access_tokens
         self._signed = signed_tokens
@@ -298,7 +301,7 @@ class Accounts:
 
     def user_from_access_token(self, token: str) -> User:
         claims = self._access.verify(token)
-        with self._uow() as uow:
+        with self._lookup() as uow:
             user = self._require_user(uow, _int(claims.get("sub")))
         iat = claims.get("iat")
         if isinstance(iat, bool) or not isinstance(iat, (int, float)) or not user.accepts_credential(
@@ -310,7 +313,7 @@ class Accounts:
         """The user of a browser session, or None when the session has ended (sign-out, password
         change, deactivation, its absolute lifetime, or an account that is not the one it was
         issued to)."""
-        with self._uow() as uow:
+        with self._lookup() as uow:
             user = uow.users.get(user_id)
         if user is None or not user.accepts_session(issued_at, generation, self._clock.now()):
             return None

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, Generator, Iterator
 
 from ..domain.access import Actor, require_read
@@ -29,9 +28,9 @@ from ..domain.prompts import (
     clean_feedback,
     clean_prompt,
 )
-from ..domain.quota import QuotaStatus, UnitSource
+from ..domain.quota import QuotaStatus
 from ..domain.templates import find_variables
-from ..ports import Clock, PromptImprover, StyleRepository, UnitOfWork
+from ..ports import Clock, GenerationSteps, PromptImprover, StyleRepository, UnitOfWork
 from .history import History, Stats
 from .quota import Quota, Reservation
 from .styles import StyleCatalogue, pick_style
@@ -79,8 +78,10 @@ class Prompts:
         max_chars: int,
         history: History | None = None,
         custom_styles: "CustomStyles | None" = None,
+        steps: GenerationSteps | None = None,
     ) -> None:
         self._uow = uow
+        self._steps = steps
         self._improver = improver
         self._catalogue = catalogue
         self._clock = clock
@@ -154,13 +155,7 @@ class Prompts:
         """Take one unit in its own committed transaction, before any upstream call, and write the
         pending history record in the same transaction as the unit's source. With ``team_id`` the
         unit comes from that team's pool (SPEC §14)."""
-
-        def add_record(uow: UnitOfWork, now: datetime) -> int | None:
-            record.created_at = now
-            record.status = RecordStatus.PENDING
-            return uow.prompts.add(record).id
-
-        return self._quota.reserve(actor, UnitSource.GENERATION, add_record, team_id)
+        return self._quota.reserve_generation(actor, record, team_id)
 
     def _finish(self, record: PromptRecord, reservation: Reservation, started: float, result: Improvement | None,
                 error: BaseException | None, produced: str | None = None) -> None:
@@ -184,6 +179,9 @@ class Prompts:
         else:
             record.status = RecordStatus.FAILED
             record.error = _error_slug(error)
+        if self._steps is not None:
+            self._steps.finish(record, reservation.unit_id)
+            return
         with self._uow() as uow:
             uow.prompts.finish(record)
             if record.status is RecordStatus.SUCCEEDED:

@@ -15,10 +15,11 @@ from typing import Callable
 from ..domain.access import Actor, require_member
 from ..domain.billing import FREE_PLAN, Owner, effective_plan
 from ..domain.errors import EmailNotConfirmed, NotFound, QuotaExceeded, TeamPlanRequired
+from ..domain.prompts import PromptRecord, RecordStatus
 from ..domain.quota import QuotaPolicy, QuotaStatus, UnitSource, effective_daily_limit
 from ..domain.teams import Member
 from ..domain.users import User
-from ..ports import Clock, UnitOfWork
+from ..ports import Clock, GenerationSteps, UnitOfWork
 from .notifications import LimitNotices
 
 # Writes the spender's own row in the reservation's transaction and answers its id (or None).
@@ -56,8 +57,10 @@ class Quota:
         default_limit: int,
         on_exceeded: Callable[[], None] | None = None,
         notices: LimitNotices | None = None,
+        steps: GenerationSteps | None = None,
     ) -> None:
         self._uow = uow
+        self._steps = steps
         self._clock = clock
         self._policy = policy
         self._default_limit = default_limit
@@ -177,6 +180,26 @@ class Quota:
                 self._notices.last_unit_spent(uow, user, after, now)
             uow.commit()
         return Reservation(unit_id, after)
+
+    def reserve_generation(self, actor: Actor, record: PromptRecord, team_id: int | None = None) -> Reservation:
+        """``reserve`` for a generation, which writes its pending ``record`` as the unit's source.
+        Where the database runs the common case in one step (``steps``) it goes there first; when
+        that step declines (the last unit, none left, an account or team to refuse) it goes through
+        ``reserve``, which decides again and raises the right error."""
+        if self._steps is not None:
+            now = self._clock.now()
+            got = self._steps.reserve(actor.user_id, team_id, record, now, self._policy.window_start(now),
+                                      self._policy.stale_before(now), self._default_limit)
+            if got is not None:
+                record.id, record.created_at, record.status = got.record_id, now, RecordStatus.PENDING
+                return Reservation(got.unit_id, self._policy.status_of(got.limit, got.used + 1, got.oldest or now, now))
+
+        def add_record(uow: UnitOfWork, now: datetime) -> int | None:
+            record.created_at = now
+            record.status = RecordStatus.PENDING
+            return uow.prompts.add(record).id
+
+        return self.reserve(actor, UnitSource.GENERATION, add_record, team_id)
 
     def _reserve_from_pool(self, uow: UnitOfWork, user: User, team_id: int, source: UnitSource,
                            spender: Spender | None, now: datetime) -> Reservation:
