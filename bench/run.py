@@ -179,15 +179,24 @@ def main(argv: list[str] | None = None) -> int:
                 results["t2_priming"] = primed
                 log(f"primed {primed['primed']}/{primed['workers']} workers with {primed['requests']} sequential "
                     "generations")
-                runs = []
-                for r in range(args.t2_runs):
-                    log(f"T2 run {r + 1}/{args.t2_runs}: {args.t2_users} users, upstream {args.t2_latency} s, "
-                        f"{args.t2_duration:.0f} s measured")
-                    runs.append(targets.t2(ctx, r, args.t2_users, args.t2_duration, args.t2_latency))
-                    log(f"  {runs[-1]['throughput_rps']}/s p99 {runs[-1]['e2e'].get('p99_ms')} ms "
-                        f"errors {runs[-1]['errors_total']} rss {runs[-1]['memory']['rss_max_mib']} MiB")
-                results["runs"]["T2"] = runs
-                results["targets"]["T2"] = targets.t2_verdict(runs)
+                for key, together in (("T2", False), ("T2_together", True)):
+                    runs = []
+                    for r in range(args.t2_runs):
+                        log(f"{key} run {r + 1}/{args.t2_runs}: {args.t2_users} users "
+                            f"({'starting together' if together else 'staggered start'}), upstream "
+                            f"{args.t2_latency} s, {args.t2_duration:.0f} s measured")
+                        runs.append(targets.t2(ctx, r, args.t2_users, args.t2_duration, args.t2_latency,
+                                               together=together))
+                        log(f"  {runs[-1]['throughput_rps']}/s p99 {runs[-1]['e2e'].get('p99_ms')} ms "
+                            f"errors {runs[-1]['errors_total']} rss {runs[-1]['memory']['rss_max_mib']} MiB")
+                    results["runs"][key] = runs
+                    results["targets"][key] = targets.t2_verdict(runs, together=together)
+                log(f"T2 from wrk: {args.t2_users} connections opened together, {args.t2_duration:.0f} s")
+                wrk_t2 = targets.t2_wrk(ctx, 0, args.t2_users, args.t2_duration, args.t2_latency)
+                if wrk_t2 is not None:
+                    results["runs"]["T2_wrk"] = wrk_t2
+                    log(f"  {wrk_t2.get('rps')}/s p99 {wrk_t2.get('p99_ms')} ms non-2xx {wrk_t2.get('non_2xx')} "
+                        f"socket errors {wrk_t2.get('socket_errors')}")
 
             stack.stop_server(server)
 

@@ -59,6 +59,7 @@ from tests.fake_billing import (
     seed_plans,
 )
 from tests.fake_compare import FakeAnswerer, FakeComparisonRepository  # noqa: F401 - Try it's ports
+from tests.fake_generation import FakeGenerationSteps  # noqa: F401 - the GenerationSteps port's fake
 from tests.fake_payments import FakePaymentGateway  # noqa: F401 - the PaymentGateway port's fake
 
 

@@ -26,6 +26,7 @@ from promptcore.domain.quota import QuotaPolicy
 from promptcore.services.quota import Quota
 from tests.conftest import build_test_app, fresh_postgres_database, make_settings
 from tests.fakes import FakeClock
+from tests.integration.team_support import API, create_team, join, signup, user_id
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
 POLICY = QuotaPolicy()
@@ -215,25 +216,24 @@ def test_only_postgresql_has_the_steps(tmp_path, engine):
 
 
 def test_a_generation_is_at_most_four_round_trips(tmp_path, postgres_url, monkeypatch):
+    """Sign-in check, plan or override, team pool and cap included: personal and team generations."""
     from psycopg import _connection_base
     from psycopg import cursor as pcursor
 
     app, container = build_test_app(make_settings(tmp_path, PROMPTCORE_DATABASE_URL=postgres_url))
     client = app.test_client()
-    email = "trips@example.com"
-    container.accounts().register_user(email, "correct horse battery")
-    user = container.accounts().authenticate(email, "correct horse battery")
-    with container.uow() as uow:
-        stored = uow.users.get(user.id)
-        stored.is_email_confirmed = True
-        uow.users.update(stored)
-        uow.commit()
-    container.accounts().set_daily_limit(email, 50)
-    token = client.post("/api/v1/auth/login", json={"email": email, "password": "correct horse battery"}).json[
-        "access_token"]
-    auth = {"Authorization": f"Bearer {token}"}
-    assert client.post("/api/v1/prompts", json={"prompt": "warm up", "style": "general"}, headers=auth).status_code \
-        == 201
+    ann, bob = signup(client, container, "ann@example.com"), signup(client, container, "bob@example.com")
+    container.accounts().set_daily_limit("ann@example.com", 50)
+    tid = create_team(client, ann, "Desk")["id"]
+    join(client, container, ann, tid, "bob@example.com", bob, "member")
+    container.billing().set_plan("team", daily_limit=20)
+    container.billing().grant(None, "team", team_id=tid)
+    assert client.patch(f"{API}/teams/{tid}/members/{user_id(client, bob)}", json={"daily_cap": 10},
+                        headers=ann).status_code == 200
+    calls = [(ann, None, "general"), (ann, None, "formal"), (bob, tid, "technical"), (bob, tid, "general")]
+    for auth, team_id, _style in calls[:1] + calls[2:3]:  # warm up both paths
+        body = {"prompt": "warm up", "style": "general", **({"team_id": team_id} if team_id else {})}
+        assert client.post(f"{API}/prompts", json=body, headers=auth).status_code == 201
 
     trips: dict[str, int] = defaultdict(int)
     real_command, real_execute = _connection_base.BaseConnection._exec_command, pcursor.Cursor.execute
@@ -248,11 +248,15 @@ def test_a_generation_is_at_most_four_round_trips(tmp_path, postgres_url, monkey
 
     monkeypatch.setattr(_connection_base.BaseConnection, "_exec_command", command)
     monkeypatch.setattr(pcursor.Cursor, "execute", execute)
-    for style in ("general", "formal", "technical"):
+    answers = []
+    for auth, team_id, style in calls:
         before = sum(trips.values())
-        r = client.post("/api/v1/prompts", json={"prompt": "Напиши хайку о чае", "style": style}, headers=auth)
+        body = {"prompt": "Напиши хайку о чае", "style": style, **({"team_id": team_id} if team_id else {})}
+        r = client.post(f"{API}/prompts", json=body, headers=auth)
         assert r.status_code == 201, r.json
-        assert sum(trips.values()) - before <= 4, dict(trips)
+        assert sum(trips.values()) - before <= 4, (team_id, dict(trips))
+        answers.append(r.json)
     monkeypatch.undo()
-    assert r.json["quota"]["used"] == 4 and r.json["status"] == "succeeded"
+    assert [a["quota"]["used"] for a in answers] == [2, 3, 2, 3]  # personal, then the pool's
+    assert answers[-1]["quota"]["limit"] == 20 and answers[0]["quota"]["limit"] == 50
     container.engine().dispose()

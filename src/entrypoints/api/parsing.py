@@ -44,3 +44,11 @@ class ApiParser(FlaskParser):
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = ApiParser()
+
+    def arguments(self, schema: Any, *args: Any, **kwargs: Any) -> Any:
+        """As flask-smorest's, with a schema class made an instance once, here: given a class,
+        webargs would build (and deep-copy the fields of) a new instance on every request.
+        Loading keeps no state on the instance (marshmallow 4), so one serves every thread."""
+        if isinstance(schema, type) and issubclass(schema, Schema):
+            schema = schema()
+        return super().arguments(schema, *args, **kwargs)
