@@ -30,8 +30,11 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     if "T1" in t:
         m, c = t["T1"]["medians"], t["T1"]["checks"]
         out += [
-            ("T1", "sequential overhead (1 user, e2e - upstream)", _fmt(m["solo_overhead_median_ms"], " ms"),
-             f"p99 {_fmt(m['solo_overhead_p99_ms'], ' ms')}; <= 4 ms", mark(c["sequential_overhead_le_4ms"])),
+            ("T1", "sequential overhead (1 user: generation - direct upstream call)",
+             _fmt(m.get("sequential_overhead_ms"), " ms"),
+             f"{_fmt(m.get('solo_e2e_median_ms'), ' ms')} - {_fmt(m.get('upstream_direct_median_ms'), ' ms')} "
+             f"(medians); less the stand-in's own time {_fmt(m['solo_overhead_median_ms'], ' ms')}, p99 "
+             f"{_fmt(m['solo_overhead_p99_ms'], ' ms')}; <= 4 ms", mark(c["sequential_overhead_le_4ms"])),
             ("T1", "generation / healthz throughput, 10 users", _fmt(m["ratio"]),
              f"{_fmt(m['generation_rps'], '/s')} vs {_fmt(m['healthz_rps'], '/s')}; >= 0.20",
              mark(c["throughput_ratio_ge_0.20"])),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, or_, select, text, update
+from sqlalchemy import Connection, bindparam, delete, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from promptcore.domain.users import Role, User, UserSettings
@@ -19,6 +19,10 @@ from promptcore.ports import (
 
 from .. import tables as t
 from .common import advisory_key, escape_like, lower
+
+# Read on every signed-in request: built once, so neither the statement nor its cache key is made
+# again per call (SQLAlchemy memoizes a statement's cache key on the statement object).
+_USER_BY_ID = select(t.users).where(t.users.c.id == bindparam("user_id"))
 
 
 def _user(row: Any) -> User:
@@ -70,7 +74,7 @@ class SqlUserRepository(UserRepository):
         return user
 
     def get(self, user_id: int) -> User | None:
-        row = self._c.execute(select(t.users).where(t.users.c.id == user_id)).first()
+        row = self._c.execute(_USER_BY_ID, {"user_id": user_id}).first()
         return _user(row) if row else None
 
     def get_by_email(self, email: str) -> User | None:
