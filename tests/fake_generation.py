@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from promptcore.domain.access import UncheckedToken
 from promptcore.domain.billing import FREE_PLAN, Owner, effective_plan
 from promptcore.domain.prompts import PromptRecord, RecordStatus
 from promptcore.domain.quota import UnitSource
@@ -24,10 +25,13 @@ class FakeGenerationSteps(GenerationSteps):
         self._uow = lambda: FakeUnitOfWork(store)
 
     def reserve(self, user_id: int, team_id: int | None, record: PromptRecord, now: datetime, since: datetime,
-                stale_before: datetime, default_limit: int) -> Reserved | None:
+                stale_before: datetime, default_limit: int, token: UncheckedToken | None = None
+                ) -> Reserved | None:
         with self._uow() as uow:
             user = uow.users.get(user_id)
             if user is None or not user.is_active or not user.is_email_confirmed:
+                return None
+            if token is not None and not user.accepts_credential(token.issued_at, token.generation):
                 return None
             if team_id is None:
                 limit = user.daily_limit

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 
-from promptcore.domain.access import Actor
+from promptcore.domain.access import Actor, UncheckedToken
 from promptcore.domain.users import User
 
 from .deps import services
@@ -39,3 +39,11 @@ class LazyRoles(Mapping[int, str]):
 def build_actor(user: User) -> Actor:
     teams = services().teams()
     return Actor(user_id=user.id, role=user.role, teams=LazyRoles(lambda: teams.roles_of(user.id)))  # type: ignore[arg-type]
+
+
+def unchecked_actor(user_id: int, token: UncheckedToken) -> Actor:
+    """The Actor of an access token not checked against its account yet (a plain user's role until
+    then); only a use case that checks ``unchecked`` under the account's lock may serve it."""
+    teams = services().teams()
+    return Actor(user_id=user_id, teams=LazyRoles(lambda: teams.roles_of(user_id)),  # type: ignore[arg-type]
+                 unchecked=token)

@@ -4,13 +4,15 @@ e-mails, for any sequence of generations, failures and clock moves."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from promptcore.domain.access import Actor
-from promptcore.domain.errors import LlmUnavailable, QuotaExceeded
+from promptcore.domain.access import Actor, UncheckedToken
+from promptcore.domain.errors import LlmUnavailable, QuotaExceeded, Unauthenticated
 from promptcore.domain.quota import QuotaPolicy
 from promptcore.domain.users import User
 from promptcore.services.improvement import Prompts
@@ -80,3 +82,23 @@ def test_the_fake_takes_one_step_below_the_limit_and_leaves_the_last_unit_to_the
         prompts.improve(Actor.of(user), f"p{i}", "general")
     assert calls["one step"] == 2  # the third unit reaches the limit: the general path (and its e-mail)
     assert len(store.outbox) == 1
+
+
+def test_an_unchecked_token_is_checked_under_the_lock_on_both_paths():
+    for with_steps in (True, False):
+        prompts, store, clock, improver, user = world(with_steps, 5, 5)
+        issued = user.created_at.timestamp()
+        good = replace(Actor.of(user), unchecked=UncheckedToken(issued, user.session_generation))
+        assert prompts.improve(good, "tea", "general").quota.used == 1
+        for bad in (UncheckedToken(issued, user.session_generation + 1),  # signed out since
+                    UncheckedToken(issued - 60, user.session_generation)):  # issued before the account
+            with pytest.raises(Unauthenticated):
+                prompts.improve(replace(Actor.of(user), unchecked=bad), "tea", "general")
+        with FakeUnitOfWork(store) as uow:
+            stored = uow.users.get(user.id)
+            stored.is_active = False
+            uow.users.update(stored)
+            uow.commit()
+        with pytest.raises(Unauthenticated):
+            prompts.improve(good, "tea", "general")
+        assert len(store.prompts) == 1 and len(store.quota_units) == 1

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
+from promptcore.domain.access import UncheckedToken
 from promptcore.domain.errors import ServiceUnavailable
 from promptcore.domain.prompts import PromptRecord
 from promptcore.ports import GenerationSteps, Reserved
@@ -21,7 +22,7 @@ from .uow import is_outage
 
 RESERVE = ("SELECT outcome, quota_limit, used, oldest, record_id, unit_id FROM promptcore_reserve_generation("
            "%(user_id)s, %(team_id)s, %(now)s, %(since)s, %(stale_before)s, %(default_limit)s, %(original)s, "
-           "%(style)s, %(model)s, %(parent_id)s, %(feedback)s, %(source)s)")
+           "%(style)s, %(model)s, %(parent_id)s, %(feedback)s, %(source)s, %(token_issued_at)s, %(token_generation)s)")
 FINISH = ("SELECT promptcore_finish_generation(%(record_id)s, %(unit_id)s, %(status)s, %(generated)s, %(model)s, "
           "%(latency_ms)s, %(usage)s::json, %(error)s, %(user_id)s, %(day)s, %(style)s)")
 
@@ -40,12 +41,15 @@ class PgGenerationSteps(GenerationSteps):
             raise
 
     def reserve(self, user_id: int, team_id: int | None, record: PromptRecord, now: datetime, since: datetime,
-                stale_before: datetime, default_limit: int) -> Reserved | None:
+                stale_before: datetime, default_limit: int, token: UncheckedToken | None = None
+                ) -> Reserved | None:
         row = self._one(RESERVE, {
             "user_id": user_id, "team_id": team_id, "now": now, "since": since, "stale_before": stale_before,
             "default_limit": default_limit, "original": record.original_prompt, "style": record.style,
             "model": record.model, "parent_id": record.parent_id, "feedback": record.feedback,
             "source": record.source,
+            "token_issued_at": float(token.issued_at) if token is not None else None,
+            "token_generation": token.generation if token is not None else None,
         })
         if row is None or row.outcome != "reserved":
             return None

@@ -20,7 +20,7 @@ from promptcore.domain.api_keys import is_key_like
 from promptcore.domain.errors import Unauthenticated
 from promptcore.domain.users import User
 
-from ..actor import build_actor
+from ..actor import build_actor, unchecked_actor
 from ..deps import services
 from .scopes import PUBLIC, current_operation, require_operation_scopes
 
@@ -70,6 +70,33 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         g.api_user, g.actor = _authenticate()
         return view(*args, **kwargs)
+
+    return wrapper
+
+
+def login_checked_by_reservation(view: Callable[..., Any]) -> Callable[..., Any]:
+    """``login_required`` for the generation views, one database read the less where the
+    reservation checks the access token in its own statement (Prompts.checks_tokens_when_reserving):
+    the token's signature, audience and lifetime are checked here, the account behind it (active,
+    same session generation) under the account's row lock when the unit is reserved. Any answer
+    that the reservation did not precede — a 4xx for the body, a style or a team, a failure after
+    it — is given only after the usual check, so a token the account no longer accepts gets its
+    401 whatever else is wrong with the request. API keys and other databases take
+    ``login_required``."""
+    checked = login_required(view)
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        token = _bearer_token()
+        if token is None or is_key_like(token) or not services().prompts().checks_tokens_when_reserving:
+            return checked(*args, **kwargs)
+        user_id, unchecked = services().accounts().unchecked_token(token)
+        g.actor = unchecked_actor(user_id, unchecked)
+        try:
+            return view(*args, **kwargs)
+        except Exception:
+            g.api_user, g.actor = _authenticate()  # Unauthenticated for a token no longer accepted
+            raise
 
     return wrapper
 

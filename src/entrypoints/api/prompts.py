@@ -17,7 +17,7 @@ from promptcore.services.improvement import Generated
 
 from ..deps import services
 from ..downloads import attachment
-from .auth import BEARER, current_actor, login_required
+from .auth import BEARER, current_actor, login_checked_by_reservation, login_required
 from .errors import error_body, lookup
 from .library import check_json_body, import_request_body, read_upload
 from .library_schemas import HISTORY_ROWS_MAX, HistoryImportQuery, HistoryImportReportOut, HistoryRowIn
@@ -121,7 +121,7 @@ def _wants_stream() -> bool:
 
 
 class _Generate(MethodView):
-    decorators = [login_required]
+    decorators = [login_checked_by_reservation]
 
     @blp.doc(security=BEARER)
     @blp.arguments(PromptIn)

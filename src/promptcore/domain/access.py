@@ -18,6 +18,17 @@ from .users import Role, User
 
 
 @dataclass(frozen=True)
+class UncheckedToken:
+    """An access token whose signature, audience and lifetime were checked, but not yet the account
+    behind it (User.accepts_credential: active, same session generation, issued after the account
+    was made). The use case that locks the account's row first checks it there (a generation's
+    reservation), saving the request a read; anything else asks the entrypoint to check it first."""
+
+    issued_at: float
+    generation: int
+
+
+@dataclass(frozen=True)
 class Actor:
     """The authenticated caller of one request."""
 
@@ -27,6 +38,9 @@ class Actor:
     # key, the scopes it was given (None: a session or access token, which carries every scope).
     teams: dict[int, str] = field(default_factory=dict)
     scopes: frozenset[str] | None = None
+    # Set only while the account has not been checked against the access token (see UncheckedToken;
+    # such an actor has the role of a plain user whatever the token says).
+    unchecked: UncheckedToken | None = None
 
     @classmethod
     def of(cls, user: User) -> "Actor":

@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..domain.access import UncheckedToken
 from ..domain.prompts import PromptRecord
 from ..domain.quota import UnitSource
 
@@ -67,13 +68,15 @@ class GenerationSteps(ABC):
 
     @abstractmethod
     def reserve(self, user_id: int, team_id: int | None, record: PromptRecord, now: datetime, since: datetime,
-                stale_before: datetime, default_limit: int) -> Reserved | None:
+                stale_before: datetime, default_limit: int, token: UncheckedToken | None = None
+                ) -> Reserved | None:
         """Under the user's row lock (and the team's after it, with ``team_id``): when the account
-        is active and confirmed and the unit is safely within the limit — the personal limit with
-        at least two units left (the unit that reaches it, and its limit e-mail, go through
-        ``Quota.reserve``), or the team's pool with a unit left, the member's cap too — write the
-        pending ``record`` (created ``now``) and its unit, and answer them. Otherwise write nothing
-        and answer None: the caller takes ``Quota.reserve``, which decides again and raises."""
+        is active and confirmed (and accepts ``token``, an access token not checked yet) and the
+        unit is safely within the limit — the personal limit with at least two units left (the unit
+        that reaches it, and its limit e-mail, go through ``Quota.reserve``), or the team's pool
+        with a unit left, the member's cap too — write the pending ``record`` (created ``now``) and
+        its unit, and answer them. Otherwise write nothing and answer None: the caller takes
+        ``Quota.reserve``, which decides again and raises."""
 
     @abstractmethod
     def finish(self, record: PromptRecord, unit_id: int) -> None:

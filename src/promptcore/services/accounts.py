@@ -11,7 +11,7 @@ from typing import Any, Callable
 from urllib.parse import quote
 
 from ..domain import users as rules
-from ..domain.access import Actor, require_manage_account
+from ..domain.access import Actor, UncheckedToken, require_manage_account
 from ..domain.errors import (
     Conflict,
     Forbidden,
@@ -308,6 +308,18 @@ class Accounts:
                 iat, claims.get("gen")):
             raise Unauthenticated("The access token is no longer valid; sign in again.")
         return user
+
+    def unchecked_token(self, token: str) -> tuple[int, UncheckedToken]:
+        """The user id and the credential of a well-signed, current access token, without reading the
+        account: the caller hands them to a use case that checks them under the account's row lock
+        (access.UncheckedToken). Unauthenticated for a token that is forged, expired or malformed,
+        or whose claims no account could accept."""
+        claims = self._access.verify(token)
+        user_id = _int(claims.get("sub"))
+        iat, generation = claims.get("iat"), claims.get("gen")
+        if isinstance(iat, bool) or not isinstance(iat, (int, float)) or type(generation) is not int:
+            raise Unauthenticated("The access token is no longer valid; sign in again.")
+        return user_id, UncheckedToken(float(iat), generation)
 
     def user_for_session(self, user_id: int, generation: Any, issued_at: Any) -> User | None:
         """The user of a browser session, or None when the session has ended (sign-out, password

@@ -95,6 +95,12 @@ class Prompts:
     def models(self) -> tuple[str, ...]:
         return self._models
 
+    @property
+    def checks_tokens_when_reserving(self) -> bool:
+        """The reservation runs in one step that also checks an actor's unchecked access token
+        (GenerationSteps), so the entrypoint need not read the account first."""
+        return self._steps is not None
+
     # -- quota and history (quota.py, history.py) -------------------------------------------
 
     def quota(self, actor: Actor) -> QuotaStatus:

@@ -14,7 +14,7 @@ from typing import Callable
 
 from ..domain.access import Actor, require_member
 from ..domain.billing import FREE_PLAN, Owner, effective_plan
-from ..domain.errors import EmailNotConfirmed, NotFound, QuotaExceeded, TeamPlanRequired
+from ..domain.errors import EmailNotConfirmed, NotFound, QuotaExceeded, TeamPlanRequired, Unauthenticated
 from ..domain.prompts import PromptRecord, RecordStatus
 from ..domain.quota import QuotaPolicy, QuotaStatus, UnitSource, effective_daily_limit
 from ..domain.teams import Member
@@ -158,6 +158,9 @@ class Quota:
             require_member(actor, team_id)
         with self._uow() as uow:
             user = uow.users.lock(actor.user_id)
+            token = actor.unchecked
+            if token is not None and (user is None or not user.accepts_credential(token.issued_at, token.generation)):
+                raise Unauthenticated("The access token is no longer valid; sign in again.")
             if user is None or not user.is_active:
                 raise NotFound("The account no longer exists.")
             if not user.is_email_confirmed:
@@ -184,12 +187,14 @@ class Quota:
     def reserve_generation(self, actor: Actor, record: PromptRecord, team_id: int | None = None) -> Reservation:
         """``reserve`` for a generation, which writes its pending ``record`` as the unit's source.
         Where the database runs the common case in one step (``steps``) it goes there first; when
-        that step declines (the last unit, none left, an account or team to refuse) it goes through
-        ``reserve``, which decides again and raises the right error."""
+        that step declines (the last unit, none left, an account, token or team to refuse) it goes
+        through ``reserve``, which decides again and raises the right error. Either checks an
+        actor's unchecked access token under the account's lock (Unauthenticated if the account
+        no longer accepts it)."""
         if self._steps is not None:
             now = self._clock.now()
             got = self._steps.reserve(actor.user_id, team_id, record, now, self._policy.window_start(now),
-                                      self._policy.stale_before(now), self._default_limit)
+                                      self._policy.stale_before(now), self._default_limit, actor.unchecked)
             if got is not None:
                 record.id, record.created_at, record.status = got.record_id, now, RecordStatus.PENDING
                 return Reservation(got.unit_id, self._policy.status_of(got.limit, got.used + 1, got.oldest or now, now))

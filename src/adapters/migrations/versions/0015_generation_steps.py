@@ -10,7 +10,9 @@ transaction (autocommit), so each is one round trip:
   ``Subscription.effective_plan`` + ``plans.daily_limit``, held equal to it by a property test
   (tests/integration/test_generation_steps.py).
 - ``promptcore_reserve_generation(...)``: the common case of ``Quota.reserve`` for a generation:
-  lock the user's row; an active, confirmed account; the limit (override, else plan, else the
+  lock the user's row; an active, confirmed account (and, for a request whose access token was
+  not checked against the account yet, that the account still accepts it: the sign-in check of
+  the request folded into this statement); the limit (override, else plan, else the
   default passed in) and the usage counted as ``SqlQuotaLedger.usage`` counts it; with a team, the
   team's row locked after the user's, the membership, the pool's plan and the member's cap. When
   the unit is safely below the limit — for a personal limit at least two units left, so the unit
@@ -53,7 +55,7 @@ RESERVE = """
 CREATE OR REPLACE FUNCTION promptcore_reserve_generation(
     p_user_id bigint, p_team_id bigint, p_now timestamptz, p_since timestamptz, p_stale_before timestamptz,
     p_default_limit integer, p_original text, p_style text, p_model text, p_parent_id bigint, p_feedback text,
-    p_source text,
+    p_source text, p_token_issued_at double precision, p_token_generation integer,
     OUT outcome text, OUT quota_limit integer, OUT used integer, OUT oldest timestamptz,
     OUT record_id bigint, OUT unit_id bigint)
 LANGUAGE plpgsql AS $$
@@ -63,11 +65,20 @@ DECLARE
     v_override integer;
     v_cap integer;
     v_drawn integer;
+    v_generation integer;
+    v_created timestamptz;
 BEGIN
     outcome := 'general';
-    SELECT is_active, is_email_confirmed, daily_limit INTO v_active, v_confirmed, v_override
+    SELECT is_active, is_email_confirmed, daily_limit, session_generation, created_at
+        INTO v_active, v_confirmed, v_override, v_generation, v_created
         FROM users WHERE id = p_user_id FOR UPDATE;
     IF NOT FOUND OR NOT v_active OR NOT v_confirmed THEN
+        RETURN;
+    END IF;
+    -- An access token not checked yet (User.accepts_credential): issued in the account's current
+    -- session generation, and not before the account was made.
+    IF p_token_generation IS NOT NULL AND (v_generation <> p_token_generation
+            OR p_token_issued_at IS NULL OR p_token_issued_at < floor(extract(epoch FROM v_created))) THEN
         RETURN;
     END IF;
     IF p_team_id IS NULL THEN
@@ -165,5 +176,5 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION IF EXISTS promptcore_finish_generation(bigint, bigint, text, text, text, integer, json, "
                "text, bigint, date, text)")
     op.execute("DROP FUNCTION IF EXISTS promptcore_reserve_generation(bigint, bigint, timestamptz, timestamptz, "
-               "timestamptz, integer, text, text, text, bigint, text, text)")
+               "timestamptz, integer, text, text, text, bigint, text, text, double precision, integer)")
     op.execute("DROP FUNCTION IF EXISTS promptcore_plan_limit(text, bigint, timestamptz)")
