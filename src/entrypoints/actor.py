@@ -36,14 +36,16 @@ class LazyRoles(Mapping[int, str]):
         return len(self._get())
 
 
-def build_actor(user: User) -> Actor:
+def _roles(user_id: int) -> LazyRoles:
     teams = services().teams()
-    return Actor(user_id=user.id, role=user.role, teams=LazyRoles(lambda: teams.roles_of(user.id)))  # type: ignore[arg-type]
+    return LazyRoles(lambda: teams.roles_of(user_id))
+
+
+def build_actor(user: User) -> Actor:
+    return Actor(user_id=user.id, role=user.role, teams=_roles(user.id))  # type: ignore[arg-type]
 
 
 def unchecked_actor(user_id: int, token: UncheckedToken) -> Actor:
     """The Actor of an access token not checked against its account yet (a plain user's role until
     then); only a use case that checks ``unchecked`` under the account's lock may serve it."""
-    teams = services().teams()
-    return Actor(user_id=user_id, teams=LazyRoles(lambda: teams.roles_of(user_id)),  # type: ignore[arg-type]
-                 unchecked=token)
+    return Actor(user_id=user_id, teams=_roles(user_id), unchecked=token)  # type: ignore[arg-type]
