@@ -48,6 +48,13 @@ class Unauthenticated(PromptcoreError):
     default_message = "Sign in to continue."
 
 
+class TokenNoLongerValid(Unauthenticated):
+    """A well-signed access token that its account no longer accepts (signed out, password
+    changed, deactivated, or issued to an earlier account)."""
+
+    default_message = "The access token is no longer valid; sign in again."
+
+
 class Forbidden(PromptcoreError):
     default_message = "You are not allowed to do that."
 

@@ -21,6 +21,7 @@ from ..domain.errors import (
     LastOwner,
     LoginThrottled,
     NotFound,
+    TokenNoLongerValid,
     Unauthenticated,
     ValidationFailed,
 )
@@ -300,13 +301,11 @@ class Accounts:
             uow.users.update(user)
 
     def user_from_access_token(self, token: str) -> User:
-        claims = self._access.verify(token)
+        user_id, unchecked = self.unchecked_token(token)
         with self._lookup() as uow:
-            user = self._require_user(uow, _int(claims.get("sub")))
-        iat = claims.get("iat")
-        if isinstance(iat, bool) or not isinstance(iat, (int, float)) or not user.accepts_credential(
-                iat, claims.get("gen")):
-            raise Unauthenticated("The access token is no longer valid; sign in again.")
+            user = self._require_user(uow, user_id)
+        if not user.accepts_credential(unchecked.issued_at, unchecked.generation):
+            raise TokenNoLongerValid()
         return user
 
     def unchecked_token(self, token: str) -> tuple[int, UncheckedToken]:
@@ -318,7 +317,7 @@ class Accounts:
         user_id = _int(claims.get("sub"))
         iat, generation = claims.get("iat"), claims.get("gen")
         if isinstance(iat, bool) or not isinstance(iat, (int, float)) or type(generation) is not int:
-            raise Unauthenticated("The access token is no longer valid; sign in again.")
+            raise TokenNoLongerValid()
         return user_id, UncheckedToken(float(iat), generation)
 
     def user_for_session(self, user_id: int, generation: Any, issued_at: Any) -> User | None:

@@ -14,7 +14,7 @@ from typing import Callable
 
 from ..domain.access import Actor, require_member
 from ..domain.billing import FREE_PLAN, Owner, effective_plan
-from ..domain.errors import EmailNotConfirmed, NotFound, QuotaExceeded, TeamPlanRequired, Unauthenticated
+from ..domain.errors import EmailNotConfirmed, NotFound, QuotaExceeded, TeamPlanRequired, TokenNoLongerValid
 from ..domain.prompts import PromptRecord, RecordStatus
 from ..domain.quota import QuotaPolicy, QuotaStatus, UnitSource, effective_daily_limit
 from ..domain.teams import Member
@@ -160,7 +160,7 @@ class Quota:
             user = uow.users.lock(actor.user_id)
             token = actor.unchecked
             if token is not None and (user is None or not user.accepts_credential(token.issued_at, token.generation)):
-                raise Unauthenticated("The access token is no longer valid; sign in again.")
+                raise TokenNoLongerValid()
             if user is None or not user.is_active:
                 raise NotFound("The account no longer exists.")
             if not user.is_email_confirmed:
